@@ -1,0 +1,1 @@
+"""Client accounts as the provider's billing system knows them: login, contact, services."""

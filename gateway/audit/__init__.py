@@ -1,0 +1,1 @@
+"""The tamper-evident record of who verified what, and what staff did about it."""

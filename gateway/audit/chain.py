@@ -1,0 +1,183 @@
+"""One SHA-256 hash chain over verification records and staff actions.
+
+Each link stores the canonical JSON of its record (which names the previous link's hash), so
+editing a row breaks its own hash and deleting one breaks the next link. Deleting the tail leaves
+a shorter chain that is still internally consistent, so the head is also kept in a checkpoint
+MAC'd with the secret key: without the key nobody can move it back.
+
+Client text is chained by its SHA-256 (`*_sha256` fields), not verbatim, so transcripts can be
+purged after their retention period while the chain still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.clock import Clock
+from gateway.keys import Keys, key_id
+from gateway.storage.models import AuditRecord, ChainCheckpoint
+
+GENESIS_HASH = "0" * 64
+CHECKPOINT_ID = 1
+CONTENT_FIELDS = ("request_text", "action_text")
+
+
+class ChainError(Exception):
+    """The chain cannot be written: its checkpoint is missing or was not signed by our keys."""
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chained_form(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as the chain sees it: no `hash`, content fields replaced by their digests."""
+    chained = {k: v for k, v in record.items() if k != "hash" and k not in CONTENT_FIELDS}
+    for name in CONTENT_FIELDS:
+        if name in record:
+            chained[f"{name}_sha256"] = sha256_hex(record[name] or "")
+    return chained
+
+
+def _checkpoint_mac(key: bytes, seq: int, head: str) -> str:
+    return hmac.new(key, f"chain-checkpoint:{seq}:{head}".encode(), hashlib.sha256).hexdigest()
+
+
+async def ensure_checkpoint(session: AsyncSession, keys: Keys) -> None:
+    """Start an empty chain once; called by `db upgrade` and `serve`, which hold the keys."""
+    existing = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    if existing is None:
+        session.add(_new_checkpoint(keys, 0, GENESIS_HASH))
+        await session.flush()
+
+
+def _new_checkpoint(keys: Keys, seq: int, head: str) -> ChainCheckpoint:
+    return ChainCheckpoint(
+        id=CHECKPOINT_ID,
+        seq=seq,
+        hash=head,
+        key_id=key_id(keys.secret),
+        mac=_checkpoint_mac(keys.secret, seq, head),
+    )
+
+
+class AuditChain:
+    def __init__(self, keys: Keys, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    async def append(
+        self, session: AsyncSession, kind: str, ticket: str, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Link a record within the caller's transaction; returns it with id and hashes."""
+        checkpoint = await session.scalar(
+            select(ChainCheckpoint).where(ChainCheckpoint.id == CHECKPOINT_ID).with_for_update()
+        )
+        if checkpoint is None:
+            raise ChainError("the audit chain has no checkpoint: run `gateway db upgrade`")
+        if not _checkpoint_is_genuine(self._keys, checkpoint):
+            raise ChainError("the audit chain checkpoint is not signed by a known key")
+        seq = checkpoint.seq + 1
+        record = {**fields, "record_id": seq, "ticket": ticket, "prev_hash": checkpoint.hash}
+        body = canonical_json(chained_form(record))
+        record["hash"] = sha256_hex(body)
+        session.add(
+            AuditRecord(
+                seq=seq,
+                kind=kind,
+                ticket=ticket,
+                body=body,
+                prev_hash=checkpoint.hash,
+                hash=record["hash"],
+                created_at=self._clock.now(),
+            )
+        )
+        fresh = _new_checkpoint(self._keys, seq, record["hash"])
+        checkpoint.seq, checkpoint.hash = fresh.seq, fresh.hash
+        checkpoint.key_id, checkpoint.mac = fresh.key_id, fresh.mac
+        await session.flush()
+        return record
+
+
+def _checkpoint_is_genuine(keys: Keys, checkpoint: ChainCheckpoint) -> bool:
+    for key in keys.all_secrets:
+        if key_id(key) == checkpoint.key_id:
+            expected = _checkpoint_mac(key, checkpoint.seq, checkpoint.hash)
+            return hmac.compare_digest(expected, checkpoint.mac)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    count: int
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> ChainReport:
+    """Walk every link in order; the first inconsistency is reported with its record number."""
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    last_seq = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.seq > last_seq)
+                .order_by(AuditRecord.seq)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.seq != expected_seq:
+                found = f"missing (the next record present is {row.seq})"
+                return ChainReport(expected_seq - 1, f"record {expected_seq}: {found}")
+            problem = _link_problem(row, expected_prev)
+            if problem:
+                return ChainReport(expected_seq - 1, f"record {row.seq}: {problem}")
+            expected_prev, expected_seq, last_seq = row.hash, row.seq + 1, row.seq
+    count = expected_seq - 1
+    checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    if checkpoint is None:
+        return ChainReport(count, "checkpoint: missing")
+    if not _checkpoint_is_genuine(keys, checkpoint):
+        return ChainReport(count, "checkpoint: not signed by a known key (edited?)")
+    if checkpoint.seq != count or checkpoint.hash != expected_prev:
+        return ChainReport(
+            count,
+            f"record {count + 1}: missing (checkpoint says the chain ends at record "
+            f"{checkpoint.seq}, found {count})",
+        )
+    return ChainReport(count)
+
+
+def _link_problem(row: AuditRecord, expected_prev: str) -> str | None:
+    if not hmac.compare_digest(sha256_hex(row.body), row.hash):
+        return "content does not match its hash (edited)"
+    try:
+        body = json.loads(row.body)
+    except ValueError:
+        return "body is not JSON (edited)"
+    if not isinstance(body, dict):
+        return "body is not a JSON object (edited)"
+    if body.get("prev_hash") != expected_prev or row.prev_hash != expected_prev:
+        return "does not link to the previous record (edited or reordered)"
+    if body.get("record_id") != row.seq or body.get("ticket") != row.ticket:
+        return "its number or ticket differs from its content (edited)"
+    return None

@@ -1,0 +1,72 @@
+"""The evidence bundle of one ticket, for a dispute: what was asked, what was said, who verified
+it and how, what staff did, and the hashes that tie it all into the chain."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.chain import CHECKPOINT_ID, sha256_hex
+from gateway.storage.models import AuditRecord, ChainCheckpoint, ChangeRequest, TranscriptMessage
+
+
+class UnknownTicket(LookupError):
+    pass
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else value
+
+
+async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
+    request = await session.scalar(select(ChangeRequest).where(ChangeRequest.ticket == ticket))
+    if request is None:
+        raise UnknownTicket(ticket)
+    transcript = await session.scalars(
+        select(TranscriptMessage)
+        .where(TranscriptMessage.conversation_id == request.conversation_id)
+        .order_by(TranscriptMessage.id)
+    )
+    records = (
+        await session.scalars(
+            select(AuditRecord).where(AuditRecord.ticket == ticket).order_by(AuditRecord.seq)
+        )
+    ).all()
+    checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    links = [
+        {
+            "record_id": row.seq,
+            "kind": row.kind,
+            "chained_body": json.loads(row.body),
+            "prev_hash": row.prev_hash,
+            "hash": row.hash,
+        }
+        for row in records
+    ]
+    return {
+        "ticket": ticket,
+        "request": {
+            column.name: _iso(getattr(request, column.key))
+            for column in ChangeRequest.__table__.columns
+            if column.key not in ("id", "identifier_hash", "account_id")
+        },
+        "request_text_sha256": sha256_hex(request.request_text or ""),
+        "transcript": [
+            {"author": row.author, "text": row.text, "ts": _iso(row.created_at)}
+            for row in transcript
+        ],
+        "verification_record": next((r for r in links if r["kind"] == "verification"), None),
+        "staff_actions": [r for r in links if r["kind"] == "action"],
+        "chain_head": (
+            {"record_id": checkpoint.seq, "hash": checkpoint.hash} if checkpoint else None
+        ),
+        "how_to_check": (
+            "hash = SHA-256 of chained_body as stored (canonical JSON, keys sorted, no spaces); "
+            "chained_body.prev_hash is the hash of the record before it; content fields appear "
+            "as *_sha256 of the text (compare request_text_sha256); `gateway audit verify` "
+            "checks the whole chain up to chain_head."
+        ),
+    }

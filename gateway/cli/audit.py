@@ -1,0 +1,62 @@
+"""`audit verify`, `audit export TICKET`, `policies check [DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.chain import verify_chain
+from gateway.audit.export import UnknownTicket, export_ticket
+from gateway.config import Settings
+from gateway.core import open_core
+from policies import bundled_path, check
+
+
+def register(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="the verification and action records")
+    sub = audit.add_subparsers(dest="audit_command", required=True)
+    sub.add_parser("verify", help="check the whole hash chain").set_defaults(handler=verify)
+    exporting = sub.add_parser("export", help="print one ticket's evidence bundle as JSON")
+    exporting.add_argument("ticket")
+    exporting.set_defaults(handler=export)
+
+    policies = commands.add_parser("policies", help="policy files")
+    policies_sub = policies.add_subparsers(dest="policies_command", required=True)
+    checking = policies_sub.add_parser("check", help="validate policy files")
+    checking.add_argument("dir", nargs="?", type=Path)
+    checking.set_defaults(handler=check_policies)
+
+
+async def verify(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_core(settings) as core, core.sessions() as session:
+        report = await verify_chain(session, core.keys)
+    if report.intact:
+        print(f"ok {report.count} records")
+        return 0
+    print(f"gateway: chain broken at {report.problem}", file=sys.stderr)
+    return 1
+
+
+async def export(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_core(settings) as core, core.sessions() as session:
+        try:
+            bundle = await export_ticket(session, args.ticket)
+        except UnknownTicket:
+            print(f"gateway: unknown ticket {args.ticket!r}", file=sys.stderr)
+            return 1
+    print(json.dumps(bundle, ensure_ascii=False, indent=2))
+    return 0
+
+
+def check_policies(args: argparse.Namespace, settings: Settings) -> int:
+    folder = args.dir or (Path(settings.policies.path) if settings.policies.path else None)
+    problems = check(folder or bundled_path())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"ok {folder or bundled_path()}")
+    return 0

@@ -1,0 +1,200 @@
+"""Settings: one TOML file, every key overridable by GATEWAY_<SECTION>_<KEY>.
+
+Operators deploy with environment variables as often as with files, so both feed the same typed
+schema; anything the schema does not know is an error rather than a silently ignored typo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+DEFAULT_CONFIG_FILE = Path("gateway.toml")
+ENV_PREFIX = "GATEWAY_"
+
+
+class ConfigError(Exception):
+    """A configuration problem an operator must fix; its text is one line naming the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    dir: str = "var"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = "sqlite+aiosqlite:///var/gateway.db"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    allowed_origins: list[str] = field(default_factory=list)
+    max_message_length: int = 4000
+    rate_limit: str = "20/10s"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    addresses: list[str] = field(default_factory=lambda: ["support@example.net"])
+    max_message_size: int = 26214400
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSettings:
+    smtp: str = "maildir:var/outbox"
+    sender: str = "support@example.net"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSettings:
+    mailbox: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSettings:
+    api_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    secret_key: str = ""
+    previous_keys: list[str] = field(default_factory=list)
+    identifier_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PoliciesSettings:
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data: DataSettings = field(default_factory=DataSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    panel: PanelSettings = field(default_factory=PanelSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    policies: PoliciesSettings = field(default_factory=PoliciesSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data.dir)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the file (explicit, else ./gateway.toml if present), then apply the environment."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    source = path if path is not None else DEFAULT_CONFIG_FILE
+    if path is not None or DEFAULT_CONFIG_FILE.is_file():
+        try:
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {source} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {source} cannot be read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    return _build(raw, environ)
+
+
+def _build(raw: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+    sections: dict[str, Any] = {}
+    section_types = get_type_hints(Settings)
+    for name, value in raw.items():
+        if name not in section_types:
+            raise ConfigError(f"unknown config section [{name}]")
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{name}' must be a table")
+    for section_name, section_type in section_types.items():
+        values = dict(raw.get(section_name, {}))
+        fields = get_type_hints(section_type)
+        for key in values:
+            if key not in fields:
+                raise ConfigError(f"unknown config key '{section_name}.{key}'")
+        values.update(_environment_values(section_name, fields, environ))
+        checked = {
+            key: _coerce(f"{section_name}.{key}", fields[key], value)
+            for key, value in values.items()
+        }
+        sections[section_name] = section_type(**checked)
+    return Settings(**sections)
+
+
+def _environment_values(
+    section: str, fields: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, Any]:
+    prefix = f"{ENV_PREFIX}{section.upper()}_"
+    found: dict[str, Any] = {}
+    for name, text in environ.items():
+        if not name.startswith(prefix):
+            continue
+        key = name[len(prefix) :].lower()
+        if key not in fields:
+            raise ConfigError(f"unknown config key '{section}.{key}' (from {name})")
+        found[key] = _parse_environment(f"{section}.{key}", fields[key], text)
+    return found
+
+
+def _parse_environment(key: str, kind: Any, text: str) -> Any:
+    if kind is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ConfigError(f"config key '{key}': expected an integer, got {text!r}") from None
+    if kind == list[str]:
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                return tomllib.loads(f"v = {stripped}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise ConfigError(f"config key '{key}': not a TOML array: {text!r}") from None
+        return [item.strip() for item in stripped.split(",") if item.strip()]
+    return text
+
+
+def _coerce(key: str, kind: Any, value: Any) -> Any:
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    if kind == list[str] and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    expected = {int: "an integer", str: "a string"}.get(kind, "a list of strings")
+    raise ConfigError(f"config key '{key}': expected {expected}, got {value!r}")
+
+
+def replace(settings: Settings, **sections: Mapping[str, Any]) -> Settings:
+    """Copy with some keys changed; how tests and `demo` derive settings without a file."""
+    changed = {
+        name: dataclasses.replace(getattr(settings, name), **values)
+        for name, values in sections.items()
+    }
+    return dataclasses.replace(settings, **changed)

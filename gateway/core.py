@@ -1,0 +1,87 @@
+"""The composition root: every shared part built once from the settings and passed on.
+
+No service locator and no globals: the HTTP app, the SMTP listener, the CLI and the tests all
+open a `Core` and hand its parts to whatever needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.audit.chain import AuditChain
+from gateway.clock import Clock, SystemClock
+from gateway.codes.verifier import CodeVerifier
+from gateway.config import Settings
+from gateway.keys import Keys, load_keys
+from gateway.metrics import Metrics
+from gateway.outbox.queue import Outbox
+from gateway.pipeline.conversations import Pipeline
+from gateway.pipeline.forwarding import Forwarder
+from gateway.pipeline.notices import AccountNotices
+from gateway.pipeline.replies import Replies
+from gateway.storage.engine import create_engine, session_factory
+from gateway.storage.schema import ensure_current
+from policies import PolicySet
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keys: Keys
+    clock: Clock
+    metrics: Metrics
+    policies: PolicySet
+    outbox: Outbox
+    chain: AuditChain
+    verifier: CodeVerifier
+    pipeline: Pipeline
+
+
+def load_policies(settings: Settings) -> PolicySet:
+    return PolicySet.load(Path(settings.policies.path) if settings.policies.path else None)
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings, clock: Clock | None = None, *, check_schema: bool = True
+) -> AsyncIterator[Core]:
+    """Build everything; unless told otherwise, refuse a database whose schema is not current."""
+    clock = clock or SystemClock()
+    keys = load_keys(settings)
+    policies = load_policies(settings)
+    engine = create_engine(settings.database.url)
+    sessions = session_factory(engine)
+    metrics = Metrics()
+    outbox = Outbox(clock)
+    chain = AuditChain(keys, clock)
+    notices = AccountNotices(settings.outbound.sender, outbox, clock)
+    verifier = CodeVerifier(keys.secret, clock, notices)
+    forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
+    pipeline = Pipeline(
+        sessions, policies, verifier, forwarder, notices, Replies(), keys.identifier, clock, metrics
+    )
+    try:
+        if check_schema:
+            await ensure_current(engine)
+        yield Core(
+            settings,
+            engine,
+            sessions,
+            keys,
+            clock,
+            metrics,
+            policies,
+            outbox,
+            chain,
+            verifier,
+            pipeline,
+        )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""Deliveries owed to staff and clients, written in the same transaction as what caused them."""

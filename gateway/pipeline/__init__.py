@@ -1,0 +1,1 @@
+"""The one conversation pipeline every channel shares: recognise, decide, verify, forward."""

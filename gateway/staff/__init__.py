@@ -1,0 +1,1 @@
+"""Staff: the people who receive vetted requests, and their console."""

@@ -1,0 +1,1 @@
+"""The HTTP side: one aiohttp application for health, metrics, the panel API and (later) chat."""

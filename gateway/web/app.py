@@ -1,0 +1,71 @@
+"""The application factory: everything the process runs is opened and closed here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.audit.chain import ensure_checkpoint
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.core import open_core
+from gateway.outbox.transports import mail_transport
+from gateway.outbox.webhook import WebhookSender
+from gateway.outbox.worker import OutboxWorker
+from gateway.web import health, metrics, panel_api
+from gateway.web.keys import CLOCK, CORE, SETTINGS
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app.cleanup_ctx.append(core_context)
+    app.cleanup_ctx.append(outbox_context)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/metrics", metrics.metrics)
+    app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
+    return app
+
+
+async def core_context(app: web.Application) -> AsyncIterator[None]:
+    async with open_core(app[SETTINGS], app[CLOCK]) as core:
+        async with core.sessions.begin() as session:
+            await ensure_checkpoint(session, core.keys)
+        app[CORE] = core
+        yield
+
+
+async def outbox_context(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    settings = core.settings
+    async with aiohttp.ClientSession() as client:
+        webhook = WebhookSender(client, settings.staff.webhook_secret)
+        worker = OutboxWorker(
+            core.sessions, core.outbox, core.clock, mail_transport(settings.outbound.smtp), webhook
+        )
+        task = asyncio.create_task(worker.run(), name="outbox-worker")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,60 @@
+"""The Client Panel's API: a logged-in client asks for a single-use code to read out or type."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from aiohttp import web
+
+from gateway.codes.issuing import UnknownLogin, UnknownTicket, issue_panel_code
+from gateway.credentials import LOGIN_PATTERN
+from gateway.pipeline.tickets import TICKET_PATTERN
+from gateway.web.keys import CORE
+
+MAX_BODY_BYTES = 4096
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def create_panel_code(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    api_key = core.settings.panel.api_key
+    if not api_key:
+        raise web.HTTPNotFound()
+    presented = request.headers.get("Authorization", "")
+    expected = f"Bearer {api_key}"
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        return web.json_response(
+            {"error": "invalid or missing bearer key"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _error(413, "body too large")
+    try:
+        body = json.loads(await request.content.read(MAX_BODY_BYTES + 1))
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body must be a JSON object")
+    if not isinstance(body, dict) or set(body) - {"login", "ticket"}:
+        return _error(400, "body must be a JSON object with login and optional ticket")
+    login, ticket = body.get("login"), body.get("ticket")
+    if not isinstance(login, str) or not LOGIN_PATTERN.fullmatch(login):
+        return _error(400, "login is missing or malformed")
+    if ticket is not None and (not isinstance(ticket, str) or not TICKET_PATTERN.fullmatch(ticket)):
+        return _error(400, "ticket must look like T-XXXXXX")
+    try:
+        async with core.sessions.begin() as session:
+            issued = await issue_panel_code(session, core.keys.secret, core.clock, login, ticket)
+    except UnknownLogin:
+        return _error(404, "unknown login")
+    except UnknownTicket:
+        return _error(404, "unknown ticket")
+    expires = issued.expires_at.isoformat().replace("+00:00", "Z")
+    return web.json_response(
+        {"code": issued.code, "expires_at": expires},
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,1 @@
+"""The e-mail channel: the support mailbox behind SMTP."""

@@ -1,0 +1,115 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), real app factory, a clock that
+tests move by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from gateway.config import Settings, replace
+
+POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1"
+
+
+class MovableClock:
+    """Starts at the real time (TOTP codes must match pyotp's idea of now) and moves on demand."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, **delta: float) -> None:
+        self._offset += timedelta(**delta)
+
+
+def _postgres_reachable() -> str | None:
+    async def probe() -> None:
+        engine = create_async_engine(POSTGRES_URL)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 5))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    problem = _postgres_reachable()
+    if problem is None:
+        return True
+    if REQUIRE_SERVICES:
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required but unreachable: {problem}")
+    return False
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[str]:
+    """Every test that touches storage runs on both databases."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+        return
+    if not postgres_available:
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
+    name = f"gw_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return replace(
+        Settings(),
+        data={"dir": str(tmp_path / "var")},
+        database={"url": database_url},
+        outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
+        staff={"mailbox": "staff@example.net"},
+    )
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def core(settings: Settings, clock: MovableClock) -> AsyncIterator[object]:
+    from gateway.cli.operate import migrate
+    from gateway.core import open_core
+
+    await migrate(settings)
+    async with open_core(settings, clock) as opened:
+        yield opened
