@@ -229,3 +229,27 @@ def test_the_console_script_and_module_entry_points(config: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_a_code_from_the_cli_verifies_once(config: Path, capsys) -> None:
+    from gateway.config import load_settings
+    from gateway.core import open_core
+    from tests.gateway.memory_channel import MemoryChat
+
+    upgrade(config, capsys)
+    accounts = config.parent / "a.json"
+    accounts.write_text(json.dumps(ACCOUNTS[:1]))
+    assert run(config, "accounts", "import", str(accounts)) == 0
+    assert run(config, "code", "jan.kowalski") == 0
+    code = capsys.readouterr().out.strip().splitlines()[-1]
+
+    async def use_twice() -> list[bool | None]:
+        async with open_core(load_settings(config, {})) as core:
+            results = []
+            for _ in range(2):
+                client = await MemoryChat(core.pipeline).open()
+                await client.say("please change the DNS of example.pl")
+                results.append((await client.form("jan.kowalski", code)).verified)
+            return results
+
+    assert asyncio.run(use_twice()) == [True, False]
