@@ -21,9 +21,11 @@ from gateway.keys import Keys, load_keys
 from gateway.metrics import Metrics
 from gateway.outbox.queue import Outbox
 from gateway.pipeline.conversations import Pipeline
+from gateway.pipeline.events import EventHub
 from gateway.pipeline.forwarding import Forwarder
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
+from gateway.pipeline.steps import Steps
 from gateway.storage.engine import create_engine, session_factory
 from gateway.storage.schema import ensure_current
 from policies import PolicySet
@@ -64,9 +66,8 @@ async def open_core(
     notices = AccountNotices(settings.outbound.sender, outbox, clock)
     verifier = CodeVerifier(keys.secret, clock, notices)
     forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
-    pipeline = Pipeline(
-        sessions, policies, verifier, forwarder, notices, Replies(), keys.identifier, clock, metrics
-    )
+    steps = Steps(verifier, forwarder, notices, Replies(), keys.identifier, clock, metrics)
+    pipeline = Pipeline(sessions, policies, steps, EventHub(), clock)
     try:
         if check_schema:
             await ensure_current(engine)

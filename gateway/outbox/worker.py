@@ -68,8 +68,11 @@ class OutboxWorker:
     async def deliver_due(self) -> int:
         """One pass: lease what is due, try each, record the outcome. Returns items attempted."""
         items = await self._lease()
-        if items:
-            await asyncio.gather(*(self._attempt(item) for item in items))
+        # A TaskGroup, not gather(): on shutdown it waits until every attempt has unwound, so
+        # none is left using the database after the engine is closed.
+        async with asyncio.TaskGroup() as attempts:
+            for item in items:
+                attempts.create_task(self._attempt(item))
         return len(items)
 
     async def _lease(self) -> list[OutboxItem]:

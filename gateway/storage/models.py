@@ -141,6 +141,9 @@ class ChangeRequest(Base):
     method: Mapped[str | None] = mapped_column(String(16))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sender_authentication: Mapped[str] = mapped_column(String(8), default="none")
+    requested_by_staff: Mapped[str | None] = mapped_column(String(64))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    action_text: Mapped[str | None] = mapped_column(Text)
     record_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -215,3 +218,17 @@ class StaffUser(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A console login. Only the SHA-256 of the cookie's token is kept: a database dump does not
+    yield live sessions; logout deletes the row, so the cookie dies on the server."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio
 from gateway.audit.chain import ensure_checkpoint
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -42,6 +43,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.append(core_context)
     app.cleanup_ctx.append(outbox_context)
+    app.cleanup_ctx.append(chat_context)
+    attach_socketio(app, settings, lambda: app[CORE].pipeline)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", metrics.metrics)
     app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
@@ -54,6 +57,16 @@ async def core_context(app: web.Application) -> AsyncIterator[None]:
             await ensure_checkpoint(session, core.keys)
         app[CORE] = core
         yield
+
+
+async def chat_context(app: web.Application) -> AsyncIterator[None]:
+    app[CORE].pipeline.events.subscribe(app[CHAT_NAMESPACE])
+    yield
+    # Close every client's connection (they reconnect and resume, on another node if this one
+    # is gone), then stop engine.io's background tasks, which would otherwise outlive the app.
+    if app[SOCKETIO].eio.sockets:
+        await app[SOCKETIO].eio.disconnect()
+    await app[SOCKETIO].shutdown()
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:

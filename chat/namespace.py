@@ -1,0 +1,129 @@
+"""The `/chat` socket.io namespace (contract section 7): a thin translator between socket.io
+events and the pipeline. It bounds what it is sent and decides nothing about security."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+from chat.limits import SlidingWindow
+from chat.wire import message_json, status_json
+from gateway.credentials import Credentials
+from gateway.pipeline.conversations import Pipeline, UnknownConversation
+from gateway.pipeline.model import Author, ChatMessage, Inbound, Status
+from policies import Channel
+
+log = logging.getLogger(__name__)
+MAX_ID_LENGTH = 64
+MAX_FIELD_LENGTH = 128
+
+
+def room(conversation: str) -> str:
+    return f"conversation:{conversation}"
+
+
+def _text(data: Any, key: str, limit: int) -> str | None:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(
+        self, pipeline: Callable[[], Pipeline], max_length: int, limiter: SlidingWindow
+    ) -> None:
+        """`pipeline` is looked up per event: the app opens it only once it starts."""
+        super().__init__("/chat")
+        self._pipeline_of = pipeline
+        self._max_length = max_length
+        self._limiter = limiter
+
+    @property
+    def _pipeline(self) -> Pipeline:
+        return self._pipeline_of()
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        client = _peer(environ)
+        conversation = _text(auth, "conversation", MAX_ID_LENGTH)
+        token = _text(auth, "token", MAX_FIELD_LENGTH)
+        if conversation and token:
+            status = await self._pipeline.resume(conversation, token)
+            if status is None:
+                raise socketio.exceptions.ConnectionRefusedError("unknown conversation or token")
+            history = await self._pipeline.transcript(conversation)
+        else:
+            opened = await self._pipeline.open_conversation(
+                Channel.CHAT, client, _text(auth, "language", 8)
+            )
+            status, token, history = opened.status, opened.resume_token, list(opened.replies)
+        await self.save_session(sid, {"conversation": status.conversation, "token": token})
+        await self.enter_room(sid, room(status.conversation))
+        await self.emit("status", status_json(status, token), to=sid)
+        for line in history:
+            await self.emit("message", message_json(line), to=sid)
+
+    async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return {"error": "empty"}
+        if len(text) > self._max_length:
+            return {"error": "too long"}
+        return await self._turn(sid, text=text)
+
+    async def on_credentials(self, sid: str, data: Any = None) -> dict[str, Any]:
+        login, code = _text(data, "login", MAX_FIELD_LENGTH), _text(data, "code", MAX_FIELD_LENGTH)
+        if login is None or code is None:
+            return {"ok": False, "error": "login and code are required"}
+        credentials = Credentials(login=login.strip(), code="".join(code.split()))
+        outcome = await self._turn(sid, credentials=credentials)
+        if "error" in outcome:
+            return {"ok": False, "error": outcome["error"]}
+        return {"ok": bool(outcome.get("verified"))}
+
+    async def _turn(
+        self, sid: str, text: str = "", credentials: Credentials | None = None
+    ) -> dict[str, Any]:
+        session = await self.get_session(sid)
+        conversation = session["conversation"]
+        if not self._limiter.allow(conversation):
+            return {"error": "rate limited"}
+        inbound = Inbound(Channel.CHAT, conversation, text, credentials, _peer(self._environ(sid)))
+        try:
+            outcome = await self._pipeline.handle(inbound)
+        except UnknownConversation:
+            return {"error": "closed"}
+        except Exception:
+            log.exception("chat turn failed")
+            return {"error": "unavailable, please try again"}
+        if outcome.error:
+            return {"error": outcome.error}
+        return {"id": outcome.message_id, "verified": outcome.verified}
+
+    def _environ(self, sid: str) -> dict[str, Any]:
+        return self.server.get_environ(sid, namespace=self.namespace) or {}
+
+    # -- live events from the pipeline (EventHub subscriber) ------------------------------
+
+    async def message(self, conversation: str, message: ChatMessage) -> None:
+        if message.author is not Author.CLIENT:
+            await self.emit("message", message_json(message), room=room(conversation))
+
+    async def status(self, status: Status) -> None:
+        """Each connected socket gets the status with the resume token it already holds."""
+        participants = self.server.manager.get_participants(
+            self.namespace, room(status.conversation)
+        )
+        for sid, _eio_sid in list(participants):
+            session = await self.get_session(sid)
+            await self.emit("status", status_json(status, session.get("token")), to=sid)
+
+    async def request(self, ticket: str) -> None:
+        """Queue changes are for staff views."""
+
+
+def _peer(environ: dict[str, Any]) -> str:
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote or "")

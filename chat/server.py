@@ -1,0 +1,57 @@
+"""The socket.io server, attached to the gateway's aiohttp app and event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from chat.limits import SlidingWindow, parse_rate
+from chat.namespace import ChatNamespace
+from gateway.config import Settings
+from gateway.pipeline.conversations import Pipeline
+
+MAX_PACKET_BYTES = 64 * 1024
+
+
+def origin_check(allowed: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Same origin always; other origins only when configured in chat.allowed_origins."""
+    configured = {origin.rstrip("/") for origin in allowed}
+
+    def allow(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: CORS and cross-site websockets are a browser's threat
+        scheme = "https" if environ.get("HTTP_X_FORWARDED_PROTO") == "https" else "http"
+        same = f"{scheme}://{environ.get('HTTP_HOST', '')}"
+        return origin in configured or origin == same
+
+    return allow
+
+
+CHAT_NAMESPACE = web.AppKey("chat_namespace", ChatNamespace)
+SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
+
+
+def attach_socketio(
+    app: web.Application, settings: Settings, pipeline: Callable[[], Pipeline]
+) -> socketio.AsyncServer:
+    """Routes must exist before the app starts; the pipeline is opened later, on start-up."""
+    server = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=origin_check(settings.chat.allowed_origins),
+        max_http_buffer_size=MAX_PACKET_BYTES,
+        logger=False,
+        engineio_logger=False,
+    )
+    chat = ChatNamespace(
+        pipeline,
+        settings.chat.max_message_length,
+        SlidingWindow(parse_rate(settings.chat.rate_limit)),
+    )
+    server.register_namespace(chat)
+    server.attach(app)
+    app[CHAT_NAMESPACE] = chat
+    app[SOCKETIO] = server
+    return server

@@ -1,0 +1,26 @@
+"""The JSON shapes of contract section 7."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.pipeline.model import ChatMessage, Status
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "author": message.author.value,
+        "text": message.text,
+        "ts": message.ts.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def status_json(status: Status, token: str | None) -> dict[str, Any]:
+    return {
+        "conversation": status.conversation,
+        "token": token,
+        "stage": status.stage.value,
+        "ticket": status.ticket,
+        "intent": status.intent,
+    }

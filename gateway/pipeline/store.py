@@ -1,0 +1,105 @@
+"""Small queries the pipeline and the staff desk share: conversations, requests, transcript."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.pipeline.model import Author, ChatMessage, RequestStatus, Stage, Status
+from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
+
+
+class UnknownConversation(LookupError):
+    pass
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_conversation(
+    channel: str, client: str, language: str, now: datetime
+) -> tuple[Conversation, str]:
+    """A conversation and its resume token; only the token's hash is kept."""
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation(
+        id=secrets.token_urlsafe(16),
+        channel=channel,
+        client=client[:320],
+        language=language,
+        stage=Stage.OPEN,
+        resume_token_hash=token_hash(token),
+        failed_attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    return conversation, token
+
+
+def token_matches(conversation: Conversation, token: str) -> bool:
+    return hmac.compare_digest(conversation.resume_token_hash, token_hash(token))
+
+
+async def locked_conversation(session: AsyncSession, conversation_id: str) -> Conversation:
+    """The conversation, its row locked until commit so turns of one conversation serialise."""
+    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+    if conversation is None:
+        raise UnknownConversation(conversation_id)
+    return conversation
+
+
+async def active_request(session: AsyncSession, conversation: Conversation) -> ChangeRequest | None:
+    if conversation.active_request_id is None:
+        return None
+    return await session.get(ChangeRequest, conversation.active_request_id)
+
+
+async def has_forwarded(session: AsyncSession, conversation_id: str) -> bool:
+    query = select(
+        exists().where(
+            ChangeRequest.conversation_id == conversation_id,
+            ChangeRequest.status.in_(
+                [RequestStatus.FORWARDED, RequestStatus.UNMATCHED, RequestStatus.CLOSED]
+            ),
+        )
+    )
+    return bool(await session.scalar(query))
+
+
+async def add_message(
+    session: AsyncSession, conversation_id: str, author: Author, text: str, now: datetime
+) -> ChatMessage:
+    """Store one transcript line; callers pass client and staff text through redact() first."""
+    row = TranscriptMessage(
+        conversation_id=conversation_id, author=author.value, text=text, created_at=now
+    )
+    session.add(row)
+    await session.flush()
+    return chat_message(row)
+
+
+async def read_transcript(session: AsyncSession, conversation_id: str) -> list[ChatMessage]:
+    rows = await session.scalars(
+        select(TranscriptMessage)
+        .where(TranscriptMessage.conversation_id == conversation_id)
+        .order_by(TranscriptMessage.id)
+    )
+    return [chat_message(row) for row in rows]
+
+
+def status_of(conversation: Conversation, request: ChangeRequest | None) -> Status:
+    return Status(
+        conversation=conversation.id,
+        stage=Stage(conversation.stage),
+        ticket=request.ticket if request else None,
+        intent=request.intent if request else None,
+    )
+
+
+def chat_message(row: TranscriptMessage) -> ChatMessage:
+    return ChatMessage(row.id, Author(row.author), row.text, row.created_at)

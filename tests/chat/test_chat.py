@@ -1,0 +1,162 @@
+"""The chat channel end to end: a real socket.io client against the real server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from email import message_from_bytes
+
+import pytest
+import socketio
+from sqlalchemy import select
+
+from gateway.codes.totp import totp_for
+from gateway.config import Settings, replace
+from gateway.storage.models import OutboxItem
+from tests.conftest import MovableClock
+from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET, seed_clients
+from tests.live import ChatClient, LiveGateway, live_gateway
+
+
+@pytest.fixture
+async def gateway(settings: Settings, clock: MovableClock) -> AsyncIterator[LiveGateway]:
+    settings = replace(
+        settings,
+        chat={
+            "allowed_origins": ["https://shop.example"],
+            "max_message_length": 500,
+            "rate_limit": "20/10s",
+        },
+        staff={
+            "mailbox": "staff@example.net",
+            "webhook_url": "http://127.0.0.1:9/hook",
+            "webhook_secret": "s",
+        },
+    )
+    async with live_gateway(settings, clock) as live:
+        await seed_clients(live.core)
+        yield live
+
+
+async def client(gateway: LiveGateway, **kwargs) -> ChatClient:  # type: ignore[no-untyped-def]
+    return await ChatClient(gateway.url, **kwargs).connect()
+
+
+async def staff_deliveries(gateway: LiveGateway) -> list[OutboxItem]:
+    """What went to the staff mailbox or the webhook (not the clients' own notices)."""
+    async with gateway.core.sessions() as session:
+        items = (await session.scalars(select(OutboxItem))).all()
+    return [i for i in items if "staff@example.net" in i.destination or i.kind == "webhook"]
+
+
+async def test_the_notice_comes_first_and_a_question_needs_no_code(gateway: LiveGateway) -> None:
+    visitor = await client(gateway)
+    try:
+        assert visitor.messages[0]["author"] == "bot"
+        assert "recorded" in visitor.messages[0]["text"]
+        assert visitor.status["stage"] == "open" and visitor.status["token"]
+        ack = await visitor.say("What are your opening hours?")
+        assert isinstance(ack["id"], int)
+        await visitor.wait_for(lambda: len(visitor.texts()) == 2)
+        assert visitor.status["intent"] == "general_question"
+        assert visitor.status["stage"] == "open"
+    finally:
+        await visitor.close()
+
+
+async def test_a_change_request_verified_with_totp(gateway: LiveGateway, clock) -> None:
+    visitor = await client(gateway)
+    try:
+        await visitor.say("I want to move my domain to another registrar")
+        await visitor.wait_for(lambda: visitor.status["stage"] == "identify")
+        ticket = visitor.status["ticket"]
+        assert ticket and ticket.startswith("T-")
+        await visitor.say("example.pl")
+        await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+        ack = await visitor.credentials("jan.kowalski", totp_for(JAN_SECRET).at(clock.now()))
+        assert ack == {"ok": True}
+        await visitor.wait_for(lambda: visitor.status["stage"] == "verified")
+        assert visitor.status["ticket"] == ticket
+    finally:
+        await visitor.close()
+    delivered = await staff_deliveries(gateway)
+    assert sorted(item.kind for item in delivered) == ["mail", "webhook"]
+    staff_mail = message_from_bytes(next(i.payload for i in delivered if i.kind == "mail"))
+    assert staff_mail["X-Gateway-Ticket"] == ticket
+
+
+async def test_five_wrong_codes_lock_and_nothing_reaches_staff(gateway: LiveGateway) -> None:
+    visitor = await client(gateway)
+    try:
+        await visitor.say("please delete my server vps-1234")
+        await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+        for attempt in range(5):
+            assert await visitor.credentials("jan.kowalski", f"{attempt:06d}") == {"ok": False}
+        await visitor.wait_for(lambda: visitor.status["stage"] == "locked")
+    finally:
+        await visitor.close()
+    assert await staff_deliveries(gateway) == []
+
+
+async def test_a_replayed_code_is_refused_in_a_second_conversation(
+    gateway: LiveGateway, clock
+) -> None:
+    code = totp_for(ANNA_SECRET).at(clock.now())
+    first, second = await client(gateway), await client(gateway)
+    try:
+        for visitor in (first, second):
+            await visitor.say("reset the password for anna.example")
+            await visitor.wait_for(lambda v=visitor: v.status["stage"] == "authenticate")
+        assert await first.credentials("anna.nowak", code) == {"ok": True}
+        assert await second.credentials("anna.nowak", code) == {"ok": False}
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_resume_by_token_restores_the_transcript(gateway: LiveGateway) -> None:
+    visitor = await client(gateway)
+    await visitor.say("change the DNS of example.pl")
+    await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+    conversation, token = visitor.status["conversation"], visitor.status["token"]
+    await visitor.close()
+    again = await client(gateway, auth={"conversation": conversation, "token": token})
+    try:
+        assert again.status["stage"] == "authenticate"
+        assert again.status["conversation"] == conversation
+        assert [m["author"] for m in again.messages] == ["bot", "client", "bot"]
+    finally:
+        await again.close()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client(gateway, auth={"conversation": conversation, "token": "forged"})
+
+
+async def test_a_foreign_origin_is_refused(gateway: LiveGateway) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client(gateway, headers={"Origin": "https://evil.example"})
+    allowed = await client(gateway, headers={"Origin": "https://shop.example"})
+    await allowed.close()
+
+
+async def test_oversize_and_floods_get_error_acks(gateway: LiveGateway) -> None:
+    visitor = await client(gateway)
+    try:
+        assert await visitor.say("x" * 501) == {"error": "too long"}
+        acks = [await visitor.say(f"hello {n}") for n in range(25)]
+        assert {"error": "rate limited"} in acks
+        assert sum("id" in ack for ack in acks) == 20
+    finally:
+        await visitor.close()
+
+
+async def test_a_closed_conversation_stays_closed(gateway: LiveGateway) -> None:
+    visitor = await client(gateway)
+    try:
+        await gateway.core.pipeline.close(visitor.status["conversation"])
+        await visitor.wait_for(lambda: visitor.status["stage"] == "closed")
+        assert await visitor.say("hello?") == {"error": "closed"}
+        assert await visitor.credentials("jan.kowalski", "123456") == {
+            "ok": False,
+            "error": "closed",
+        }
+    finally:
+        await visitor.close()
