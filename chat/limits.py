@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from dataclasses import dataclass
 
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*(s|m|h)?\s*")
@@ -31,27 +30,27 @@ def parse_rate(text: str) -> Rate:
     return Rate(int(match[1]), int(match[2]) * _UNIT[match[3] or "s"])
 
 
-class SlidingWindow:
-    """Remembers the times of the last `count` messages per key; idle keys are dropped."""
+class RateLimiter:
+    """GCRA (the generic cell rate algorithm): `count` messages may come at once, then one per
+    `seconds / count`. One float per conversation, so a thousand open chats cost a few KiB."""
 
     def __init__(self, rate: Rate, max_keys: int = 200_000) -> None:
-        self._rate = rate
+        self._interval = rate.seconds / rate.count
+        self._burst = rate.seconds - self._interval
         self._max_keys = max_keys
-        self._seen: dict[str, deque[float]] = {}
+        self._next_due: dict[str, float] = {}  # the "theoretical arrival time" per key
 
     def allow(self, key: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        times = self._seen.get(key)
-        if times is None:
-            if len(self._seen) >= self._max_keys:
-                self._forget_idle(now)
-            times = self._seen[key] = deque(maxlen=self._rate.count)
-        if len(times) == self._rate.count and now - times[0] < self._rate.seconds:
+        due = self._next_due.get(key, now)
+        if now < due - self._burst:
             return False
-        times.append(now)
+        if key not in self._next_due and len(self._next_due) >= self._max_keys:
+            self._forget_idle(now)
+        self._next_due[key] = max(due, now) + self._interval
         return True
 
     def _forget_idle(self, now: float) -> None:
-        idle = [k for k, t in self._seen.items() if not t or now - t[-1] >= self._rate.seconds]
-        for key in idle:
-            del self._seen[key]
+        """A key whose due time has passed has its full burst back: forgetting it is exact."""
+        for key in [k for k, due in self._next_due.items() if due <= now]:
+            del self._next_due[key]

@@ -9,7 +9,7 @@ from typing import Any
 
 import socketio
 
-from chat.limits import SlidingWindow
+from chat.limits import RateLimiter
 from chat.wire import message_json, status_json
 from gateway.credentials import Credentials
 from gateway.pipeline.conversations import Pipeline, UnknownConversation
@@ -32,7 +32,7 @@ def _text(data: Any, key: str, limit: int) -> str | None:
 
 class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
-        self, pipeline: Callable[[], Pipeline], max_length: int, limiter: SlidingWindow
+        self, pipeline: Callable[[], Pipeline], max_length: int, limiter: RateLimiter
     ) -> None:
         """`pipeline` is looked up per event: the app opens it only once it starts."""
         super().__init__("/chat")
@@ -58,7 +58,8 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 Channel.CHAT, client, _text(auth, "language", 8)
             )
             status, token, history = opened.status, opened.resume_token, list(opened.replies)
-        await self.save_session(sid, {"conversation": status.conversation, "token": token})
+        session = {"conversation": status.conversation, "token": token, "client": client}
+        await self.save_session(sid, session)
         await self.enter_room(sid, room(status.conversation))
         await self.emit("status", status_json(status, token), to=sid)
         for line in history:
@@ -89,7 +90,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conversation = session["conversation"]
         if not self._limiter.allow(conversation):
             return {"error": "rate limited"}
-        inbound = Inbound(Channel.CHAT, conversation, text, credentials, _peer(self._environ(sid)))
+        inbound = Inbound(Channel.CHAT, conversation, text, credentials, session["client"])
         try:
             outcome = await self._pipeline.handle(inbound)
         except UnknownConversation:
@@ -100,9 +101,6 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if outcome.error:
             return {"error": outcome.error}
         return {"id": outcome.message_id, "verified": outcome.verified}
-
-    def _environ(self, sid: str) -> dict[str, Any]:
-        return self.server.get_environ(sid, namespace=self.namespace) or {}
 
     # -- live events from the pipeline (EventHub subscriber) ------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from chat.limits import SlidingWindow, parse_rate
+from chat.limits import RateLimiter, parse_rate
 from chat.namespace import ChatNamespace
 from gateway.config import Settings
 from gateway.pipeline.conversations import Pipeline
@@ -48,7 +48,7 @@ def attach_socketio(
     chat = ChatNamespace(
         pipeline,
         settings.chat.max_message_length,
-        SlidingWindow(parse_rate(settings.chat.rate_limit)),
+        RateLimiter(parse_rate(settings.chat.rate_limit)),
     )
     server.register_namespace(chat)
     server.attach(app)

@@ -26,7 +26,8 @@ from gateway.pipeline.forwarding import Forwarder
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.steps import Steps
-from gateway.storage.engine import create_engine, session_factory
+from gateway.pipeline.transcript_writer import TranscriptWriter
+from gateway.storage.engine import create_engine, is_sqlite, session_factory
 from gateway.storage.schema import ensure_current
 from policies import PolicySet
 
@@ -67,7 +68,10 @@ async def open_core(
     verifier = CodeVerifier(keys.secret, clock, notices)
     forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
     steps = Steps(verifier, forwarder, notices, Replies(), keys.identifier, clock, metrics)
-    pipeline = Pipeline(sessions, policies, steps, EventHub(), clock)
+    writer = TranscriptWriter(engine, clock)
+    # SQLite has one connection per process; PostgreSQL's pool has ten.
+    db_concurrency = 2 if is_sqlite(settings.database.url) else 10
+    pipeline = Pipeline(sessions, policies, steps, EventHub(), writer, clock, db_concurrency)
     try:
         if check_schema:
             await ensure_current(engine)
@@ -85,4 +89,5 @@ async def open_core(
             pipeline,
         )
     finally:
+        await pipeline.close_writer()
         await engine.dispose()

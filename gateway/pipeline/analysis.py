@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from gateway.credentials import Credentials, parse_credentials
 from gateway.identifiers import FoundIdentifier, find_identifiers
@@ -16,14 +15,50 @@ _CANCEL = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Analysis:
-    decision: Decision
-    language: str
-    services: tuple[str, ...]
-    identifiers: tuple[FoundIdentifier, ...]
-    credentials: Credentials | None
-    cancel: bool
+    """The service names and national numbers in a message are looked for only when a step
+    asks: most chat lines are conversation, and scanning each for them would be wasted work."""
+
+    __slots__ = (
+        "cancel",
+        "credentials",
+        "decision",
+        "language",
+        "_identifiers",
+        "_services",
+        "_text",
+    )
+
+    def __init__(
+        self,
+        decision: Decision,
+        language: str,
+        *,
+        credentials: Credentials | None = None,
+        cancel: bool = False,
+        text: str = "",
+        services: tuple[str, ...] | None = None,
+        identifiers: tuple[FoundIdentifier, ...] | None = None,
+    ) -> None:
+        self.decision = decision
+        self.language = language
+        self.credentials = credentials
+        self.cancel = cancel
+        self._text = text
+        self._services = services
+        self._identifiers = identifiers
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        if self._services is None:
+            self._services = tuple(find_service_names(self._text))
+        return self._services
+
+    @property
+    def identifiers(self) -> tuple[FoundIdentifier, ...]:
+        if self._identifiers is None:
+            self._identifiers = tuple(find_identifiers(self._text))
+        return self._identifiers
 
     @property
     def valid_identifiers(self) -> tuple[FoundIdentifier, ...]:
@@ -38,10 +73,9 @@ def analyse(
     text = text[:MAX_ANALYSED_CHARS]
     recognition = policies.recognize(text)
     return Analysis(
-        decision=policies.decide(recognition, channel),
-        language=recognition.language,
-        services=tuple(find_service_names(text)),
-        identifiers=tuple(find_identifiers(text)),
+        policies.decide(recognition, channel),
+        recognition.language,
         credentials=form or parse_credentials(text),
         cancel=bool(_CANCEL.match(text)),
+        text=text,
     )

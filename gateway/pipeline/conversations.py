@@ -7,24 +7,37 @@ after the commit.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.clock import Clock
 from gateway.pipeline import store
-from gateway.pipeline.analysis import analyse
+from gateway.pipeline.analysis import Analysis, analyse
 from gateway.pipeline.dialogue import Situation, Step, next_step
 from gateway.pipeline.events import EventHub
-from gateway.pipeline.model import Author, ChatMessage, Inbound, Outcome, Stage, Status
+from gateway.pipeline.model import (
+    Author,
+    ChatMessage,
+    Inbound,
+    Outcome,
+    RequestStatus,
+    Stage,
+    Status,
+)
 from gateway.pipeline.replies import pick_language
+from gateway.pipeline.states import ConversationStates, can_take_note
 from gateway.pipeline.steps import Steps, Turn
+from gateway.pipeline.transcript_writer import TranscriptWriter
 from gateway.redaction import redact
 from gateway.storage.models import Conversation
 from policies import Channel, PolicySet
 
 UnknownConversation = store.UnknownConversation
 QUIET_STEPS = frozenset({Step.NOTE, Step.REFUSE_CLOSED})
+HANDED_TO_STAFF = frozenset({RequestStatus.FORWARDED, RequestStatus.UNMATCHED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,48 +54,62 @@ class Pipeline:
         policies: PolicySet,
         steps: Steps,
         events: EventHub,
+        writer: TranscriptWriter,
         clock: Clock,
+        db_concurrency: int = 4,
     ) -> None:
+        """`db_concurrency` bounds the turns holding a database session at once: a burst of a
+        thousand new chats then waits in line cheaply instead of each holding a session (and
+        its memory) while queueing for the connection pool."""
         self._sessions = sessions
         self._policies = policies
         self.steps = steps
         self.events = events
         self._clock = clock
+        self._writer = writer
+        self._db_slots = asyncio.Semaphore(db_concurrency)
+        self._states = ConversationStates()
+        events.subscribe(self._states)
+        # A lock lives only while a turn holds or awaits it.
+        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def open_conversation(
         self, channel: Channel, client: str = "", language: str | None = None
     ) -> Opened:
         """A new conversation whose first message is the notice that it is recorded."""
-        async with self._sessions.begin() as session:
+        async with self._db_slots, self._sessions.begin() as session:
             conversation, token = store.new_conversation(
                 channel.value, client, pick_language(language), self._clock.now()
             )
             session.add(conversation)
             notice = await self.steps.say(session, conversation, "notice")
             status = store.status_of(conversation, None)
+        self._states.remember(status, with_staff=False, language=conversation.language)
         return Opened(status, token, (notice,))
 
     async def resume(self, conversation_id: str, token: str) -> Status | None:
         """The conversation's status if the token is its resume token, else None."""
-        async with self._sessions() as session:
+        async with self._db_slots, self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None or not store.token_matches(conversation, token):
                 return None
             return store.status_of(conversation, await store.active_request(session, conversation))
 
     async def status(self, conversation_id: str) -> Status:
-        async with self._sessions() as session:
+        async with self._db_slots, self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
                 raise UnknownConversation(conversation_id)
             return store.status_of(conversation, await store.active_request(session, conversation))
 
     async def transcript(self, conversation_id: str) -> list[ChatMessage]:
-        async with self._sessions() as session:
+        async with self._db_slots, self._sessions() as session:
             return await store.read_transcript(session, conversation_id)
 
     async def close(self, conversation_id: str) -> Status:
-        async with self._sessions.begin() as session:
+        async with self._db_slots, self._sessions.begin() as session:
             conversation = await store.locked_conversation(session, conversation_id)
             conversation.stage = Stage.CLOSED
             conversation.updated_at = self._clock.now()
@@ -92,13 +119,34 @@ class Pipeline:
         await self.events.status(status)
         return status
 
+    async def close_writer(self) -> None:
+        await self._writer.close()
+
     async def handle(self, inbound: Inbound) -> Outcome:
-        """One client turn, committed, then told to the live views."""
-        async with self._sessions.begin() as session:
+        """One client turn, committed, then told to the live views. Turns of one conversation
+        run one at a time, in the order they arrived."""
+        lock = self._turn_locks.setdefault(inbound.conversation, asyncio.Lock())
+        async with lock:
+            message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
+            known = self._states.get(inbound.conversation)
+            if inbound.text and can_take_note(known) and known is not None:
+                situation = Situation(known.status.stage, with_staff=True)
+                if next_step(situation, message) is Step.NOTE:
+                    return await self._note(inbound, known.status)
+            return await self._full_turn(inbound, message)
+
+    async def _note(self, inbound: Inbound, status: Status) -> Outcome:
+        """The common turn — more words for staff who already have the conversation — without
+        a transaction of its own: the line joins the next group commit."""
+        said = await self._writer.append(inbound.conversation, Author.CLIENT, redact(inbound.text))
+        await self.events.message(inbound.conversation, said)
+        return Outcome(status, (), said.id)
+
+    async def _full_turn(self, inbound: Inbound, message: Analysis) -> Outcome:
+        async with self._db_slots, self._sessions.begin() as session:
             conversation = await store.locked_conversation(session, inbound.conversation)
             request = await store.active_request(session, conversation)
             turn = Turn(session, conversation, request, inbound)
-            message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
             with_staff = await store.has_forwarded(session, conversation.id)
             step = next_step(Situation(Stage(conversation.stage), with_staff), message)
             said = None
@@ -109,6 +157,9 @@ class Pipeline:
             await self.steps.run(step, turn, message)
             conversation.updated_at = self._clock.now()
             status = store.status_of(conversation, turn.request)
+            language = conversation.language
+        forwarded = turn.request is not None and turn.request.status in HANDED_TO_STAFF
+        self._states.remember(status, with_staff or forwarded, language)
         await self._publish(status, said, turn, step)
         message_id = said.id if said else None
         return Outcome(status, tuple(turn.replies), message_id, turn.error, turn.verified)

@@ -3,7 +3,6 @@ queue. Subscribers are views; a failing one is logged and never undoes a committ
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
@@ -38,7 +37,9 @@ class EventHub:
         await self._tell(*(s.request(ticket) for s in self._subscribers))
 
     async def _tell(self, *calls: Coroutine[Any, Any, None]) -> None:
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                log.error("event subscriber failed: %s", type(result).__name__)
+        # One after the other: a gather() would cost a task per subscriber per chat line.
+        for call in calls:
+            try:
+                await call
+            except Exception as exc:
+                log.error("event subscriber failed: %s", type(exc).__name__)

@@ -45,7 +45,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, so a read-then-write transaction in another
     # process (the CLI beside the server) waits for the lock instead of failing mid-way.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # In AUTOCOMMIT (single-statement writes) SQLite makes each statement its own transaction.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

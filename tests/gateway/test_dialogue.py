@@ -26,7 +26,14 @@ def message(
     credentials: Credentials | None = None,
     cancel: bool = False,
 ) -> Analysis:
-    return Analysis(decision, "en", services, identifiers, credentials, cancel)
+    return Analysis(
+        decision,
+        "en",
+        credentials=credentials,
+        cancel=cancel,
+        services=services,
+        identifiers=identifiers,
+    )
 
 
 def step(stage: Stage, analysis: Analysis, with_staff: bool = False) -> Step:
