@@ -58,7 +58,10 @@ def wait_http(url: str, timeout: float = 30) -> None:
 def start_bare(port: int) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         [PYTHON, str(BASELINES / "sio_server.py"), "--port", str(port), "--backlog", "2048"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=BASELINES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=BASELINES,
     )
     assert server.stdout is not None
     if not server.stdout.readline().startswith("{"):
@@ -71,7 +74,7 @@ def start_gateway(port: int, workdir: Path) -> subprocess.Popen[str]:
     config.write_text(
         f'[data]\ndir = "{workdir / "var"}"\n'
         f'[database]\nurl = "sqlite+aiosqlite:///{workdir / "gateway.db"}"\n'
-        f'[http]\nport = {port}\n[smtp]\nport = {free_port()}\n'
+        f"[http]\nport = {port}\n[smtp]\nport = {free_port()}\n"
         f'[outbound]\nsmtp = "maildir:{workdir / "outbox"}"\n'
         '[chat]\nrate_limit = "1000000/1s"\n'
     )
@@ -101,10 +104,26 @@ def one_run(target: str, n: int, mode: str, duration: float) -> dict[str, Any]:
             time.sleep(0.5)
             idle = rss_kb(server.pid)
             load = subprocess.run(
-                [PYTHON, str(ROOT / "bench" / "chat_load.py"), "--url", f"http://127.0.0.1:{port}",
-                 "--target", target, "--server-pid", str(server.pid), "--n", str(n),
-                 "--mode", mode, "--duration", str(duration)],
-                capture_output=True, text=True, timeout=duration + 240, check=False,
+                [
+                    PYTHON,
+                    str(ROOT / "bench" / "chat_load.py"),
+                    "--url",
+                    f"http://127.0.0.1:{port}",
+                    "--target",
+                    target,
+                    "--server-pid",
+                    str(server.pid),
+                    "--n",
+                    str(n),
+                    "--mode",
+                    mode,
+                    "--duration",
+                    str(duration),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=duration + 240,
+                check=False,
             )
             lines = [line for line in load.stdout.splitlines() if line.startswith("{")]
             if not lines:
@@ -139,19 +158,24 @@ def main() -> None:
     for mode, n, duration in plan:
         bare = one_run("bare", n, mode, duration)
         ours = one_run("gateway", n, mode, duration)
-        print(f"# {mode} N={n}\n#   bare    {json.dumps(bare)}\n#   gateway {json.dumps(ours)}",
-              flush=True)
+        print(
+            f"# {mode} N={n}\n#   bare    {json.dumps(bare)}\n#   gateway {json.dumps(ours)}",
+            flush=True,
+        )
         runs.append((mode, n, bare, ours))
 
-    print("\n| run | N | bare rt/s | gateway rt/s | ratio | bare p50/p99 ms | gateway p50/p99 ms "
-          "| bare KiB/conn | gateway KiB/conn | errors (bare/gw) |")
+    print(
+        "\n| run | N | bare rt/s | gateway rt/s | ratio | bare p50/p99 ms | gateway p50/p99 ms "
+        "| bare KiB/conn | gateway KiB/conn | errors (bare/gw) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, n, bare, ours in runs:
         print(
             f"| {mode} | {n} | {bare['rt_per_s']:,.0f} | {ours['rt_per_s']:,.0f} "
             f"| {ratio(ours['rt_per_s'], bare['rt_per_s'])} "
             f"| {bare['p50_ms']} / {bare['p99_ms']} | {ours['p50_ms']} / {ours['p99_ms']} "
-            f"| {bare.get('kib_per_conversation', 'n/a')} | {ours.get('kib_per_conversation', 'n/a')} "
+            f"| {bare.get('kib_per_conversation', 'n/a')} "
+            f"| {ours.get('kib_per_conversation', 'n/a')} "
             f"| {bare['errors']} / {ours['errors']} |"
         )
 

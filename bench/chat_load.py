@@ -50,7 +50,11 @@ async def connect(url: str, target: Target, http: aiohttp.ClientSession) -> sock
 
 
 async def closed_loop(
-    client: socketio.AsyncClient, target: Target, stop_at: float, lats: list[float], errors: list[str]
+    client: socketio.AsyncClient,
+    target: Target,
+    stop_at: float,
+    lats: list[float],
+    errors: list[str],
 ) -> None:
     n = 0
     while time.perf_counter() < stop_at:
@@ -108,8 +112,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         connect_s = time.perf_counter() - started
         if args.target == "gateway":  # first message opens the conversation to staff
             await asyncio.gather(
-                *(c.call("message", {"text": "Hello, what are your opening hours?"},
-                         namespace="/chat", timeout=60) for c in clients)
+                *(
+                    c.call(
+                        "message",
+                        {"text": "Hello, what are your opening hours?"},
+                        namespace="/chat",
+                        timeout=60,
+                    )
+                    for c in clients
+                )
             )
         await asyncio.sleep(1.0)
         rss_connected = await server_rss(args)
@@ -153,7 +164,7 @@ def server_cpu_seconds(pid: int) -> float:
 
 async def server_rss(args: argparse.Namespace) -> int | None:
     try:
-        with open(f"/proc/{args.server_pid}/status") as status:
+        with open(f"/proc/{args.server_pid}/status") as status:  # noqa: ASYNC230 - /proc
             for line in status:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])

@@ -61,8 +61,10 @@ class DemoLogins:
         return "\n".join(
             [
                 "Support gateway demo",
-                f"  staff user: {DEMO_STAFF} / {self.staff_password}",
-                f"    second factor (add to an authenticator app): {self.staff_totp_uri}",
+                f"  chat (a provider's page with the widget): {base}/   (English: {base}/?lang=en)",
+                f"  staff console: {base}/staff/",
+                f"    log in as {DEMO_STAFF} / {self.staff_password} and the code of this TOTP",
+                f"    (add it to an authenticator app): {self.staff_totp_uri}",
                 "  demo clients: demo-login (demo.example, vps-1001), "
                 "jan.kowalski (example.pl), firma.abc (abc-firma.pl)",
                 "  a panel code, as the Client Panel shows it:",

@@ -98,6 +98,14 @@ class StaffDesk:
         async with self._sessions() as session:
             return [await self._entry(session, r) for r in await session.scalars(query)]
 
+    async def entry(self, ticket: str) -> QueueEntry | None:
+        """One request as the queue shows it, whatever its status: what a live view pushes."""
+        async with self._sessions() as session:
+            request = await session.scalar(
+                select(ChangeRequest).where(ChangeRequest.ticket == ticket)
+            )
+            return None if request is None else await self._entry(session, request)
+
     async def conversation(self, conversation_id: str) -> ConversationView:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)

@@ -11,6 +11,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio
+from chat.staff_namespace import STAFF_NAMESPACE, attach_staff_namespace
+from chat.widget import register_widget
 from gateway.audit.chain import ensure_checkpoint
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -18,6 +20,7 @@ from gateway.core import open_core
 from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
 from gateway.outbox.worker import OutboxWorker
+from gateway.staff.console import register_console
 from gateway.web import health, metrics, panel_api
 from gateway.web.keys import CLOCK, CORE, SETTINGS
 
@@ -45,9 +48,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.cleanup_ctx.append(outbox_context)
     app.cleanup_ctx.append(chat_context)
     attach_socketio(app, settings, lambda: app[CORE].pipeline)
+    attach_staff_namespace(app[SOCKETIO], app)
+    register_console(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", metrics.metrics)
     app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
+    register_widget(app)
     return app
 
 
@@ -61,11 +67,10 @@ async def core_context(app: web.Application) -> AsyncIterator[None]:
 
 async def chat_context(app: web.Application) -> AsyncIterator[None]:
     app[CORE].pipeline.events.subscribe(app[CHAT_NAMESPACE])
+    app[CORE].pipeline.events.subscribe(app[STAFF_NAMESPACE])
     yield
-    # Close every client's connection (they reconnect and resume, on another node if this one
-    # is gone), then stop engine.io's background tasks, which would otherwise outlive the app.
-    if app[SOCKETIO].eio.sockets:
-        await app[SOCKETIO].eio.disconnect()
+    # Connections were cut in on_shutdown (chat.server.drop_connections); stop engine.io's
+    # background tasks, which would otherwise outlive the app.
     await app[SOCKETIO].shutdown()
 
 

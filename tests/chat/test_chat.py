@@ -165,3 +165,27 @@ async def test_a_closed_conversation_stays_closed(gateway: LiveGateway) -> None:
         }
     finally:
         await visitor.close()
+
+
+async def test_shutdown_does_not_wait_for_clients_that_ignore_close(
+    settings: Settings, clock: MovableClock
+) -> None:
+    """A browser ignores engine.io's CLOSE over a websocket; the gateway still stops at once."""
+    import aiohttp
+
+    async with live_gateway(settings, clock) as live, aiohttp.ClientSession() as http:
+        url = f"{live.url}/socket.io/?EIO=4&transport=websocket"
+        ws = await http.ws_connect(url)
+        opened = await ws.receive_str()
+        assert opened.startswith("0{")
+        await ws.send_str("40/chat,")  # join the chat namespace, then never answer again
+        started = time.monotonic()
+        await live.server.close()
+        assert time.monotonic() - started < 5
+        message = await ws.receive()
+        assert message.type in (
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.ERROR,
+        )
