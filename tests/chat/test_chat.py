@@ -17,11 +17,14 @@ from tests.conftest import MovableClock
 from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET, seed_clients
 from tests.live import ChatClient, LiveGateway, live_gateway
 
+PANEL_KEY = "panel-key-for-the-chat-tests-0123"
+
 
 @pytest.fixture
 async def gateway(settings: Settings, clock: MovableClock) -> AsyncIterator[LiveGateway]:
     settings = replace(
         settings,
+        panel={"api_key": PANEL_KEY},
         chat={
             "allowed_origins": ["https://shop.example"],
             "max_message_length": 500,
@@ -189,3 +192,29 @@ async def test_shutdown_does_not_wait_for_clients_that_ignore_close(
             aiohttp.WSMsgType.CLOSING,
             aiohttp.WSMsgType.ERROR,
         )
+
+
+async def test_a_change_request_verified_with_a_panel_code_bound_to_its_ticket(
+    gateway: LiveGateway,
+) -> None:
+    """The Client Panel asks the API for a code bound to the ticket the widget shows."""
+    import aiohttp
+
+    visitor = await client(gateway)
+    try:
+        await visitor.say("please change the contact e-mail for anna.example")
+        await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+        ticket = visitor.status["ticket"]
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(
+                f"{gateway.url}/api/panel/codes",
+                json={"login": "anna.nowak", "ticket": ticket},
+                headers={"Authorization": f"Bearer {PANEL_KEY}"},
+            )
+            assert response.status == 201
+            code = (await response.json())["code"]
+        assert await visitor.credentials("anna.nowak", code) == {"ok": True}
+        await visitor.wait_for(lambda: visitor.status["stage"] == "verified")
+        assert all(code not in message["text"] for message in visitor.messages)
+    finally:
+        await visitor.close()
