@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,25 +22,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from procfs import free_port, rss_kb
+
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(os.environ.get("GATEWAY_BASELINES", ROOT.parent / "shared" / "baselines"))
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def rss_kb(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import time
 from typing import Any
 
 import aiohttp
+from procfs import cpu_seconds, rss_kb
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -143,24 +143,6 @@ async def paced(
         await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """utime + stime of the server process, read from /proc (same machine)."""
-    with open(f"/proc/{pid}/stat") as stat:  # noqa: ASYNC230 - /proc, not a disk
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_rss_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:  # noqa: ASYNC230 - /proc, not a disk
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     gateway = args.target == "gateway"
     namespace, event = ("/chat", "message") if gateway else ("/", "message_ack")
@@ -181,10 +163,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 *(v.call({"text": "Hello, what are your opening hours?"}, 120) for v in visitors)
             )
         await asyncio.sleep(1.0)
-        rss_connected = server_rss_kb(args.server_pid)
+        rss_connected = rss_kb(args.server_pid)
         lats: list[float] = []
         errors: list[str] = []
-        cpu_before = server_cpu_seconds(args.server_pid)
+        cpu_before = cpu_seconds(args.server_pid)
         if args.mark_file:  # tells a profiler attached to the server that the load begins
             open(args.mark_file, "w").close()  # noqa: ASYNC230, SIM115 - an empty marker
         started = time.perf_counter()
@@ -195,7 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             runs = [paced(v, args.target, stop_at, args.interval, lats, errors) for v in visitors]
         await asyncio.gather(*runs)
         elapsed = time.perf_counter() - started
-        cpu_used = server_cpu_seconds(args.server_pid) - cpu_before
+        cpu_used = cpu_seconds(args.server_pid) - cpu_before
         await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
     return {
         "target": args.target,

@@ -57,6 +57,16 @@ class SmtpSettings:
     port: int = 8025
     addresses: list[str] = field(default_factory=lambda: ["support@example.net"])
     max_message_size: int = 26214400
+    hostname: str = ""  # announced in the banner and HELO; empty: the machine's name
+    idle_timeout: int = 300
+    max_commands: int = 100  # per command verb and session, against slow brute force
+    tls_cert: str = ""  # PEM files; both set: STARTTLS is offered
+    tls_key: str = ""
+    proxy_protocol_from: list[str] = field(default_factory=list)  # peers allowed to send PROXY
+    trusted_authserv_id: str = ""  # whose Authentication-Results to believe; empty: nobody's
+    verify_dkim: bool = False  # check DKIM ourselves when no trusted MTA is in front
+    process_mail: bool = True  # false: accept and spool only (another node processes)
+    auto_replies_per_hour: int = 10  # per sender: a loop or a flood stays small, a dialogue fits
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,13 @@ def _environment_values(
 
 
 def _parse_environment(key: str, kind: Any, text: str) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"config key '{key}': expected true or false, got {text!r}")
     if kind is int:
         try:
             return int(text.strip())
@@ -181,13 +198,17 @@ def _parse_environment(key: str, kind: Any, text: str) -> Any:
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:
+    if kind is bool and isinstance(value, bool):
+        return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if kind is str and isinstance(value, str):
         return value
     if kind == list[str] and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
-    expected = {int: "an integer", str: "a string"}.get(kind, "a list of strings")
+    expected = {int: "an integer", str: "a string", bool: "true or false"}.get(
+        kind, "a list of strings"
+    )
     raise ConfigError(f"config key '{key}': expected {expected}, got {value!r}")
 
 

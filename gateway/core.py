@@ -6,6 +6,7 @@ open a `Core` and hand its parts to whatever needs them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from gateway.config import Settings
 from gateway.keys import Keys, load_keys
 from gateway.metrics import Metrics
 from gateway.outbox.queue import Outbox
+from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.events import EventHub
 from gateway.pipeline.forwarding import Forwarder
@@ -27,7 +29,7 @@ from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.steps import Steps
 from gateway.pipeline.transcript_writer import TranscriptWriter
-from gateway.storage.engine import create_engine, is_sqlite, session_factory
+from gateway.storage.engine import create_engine, is_sqlite, session_factory, writer_turn
 from gateway.storage.schema import ensure_current
 from policies import PolicySet
 
@@ -45,6 +47,8 @@ class Core:
     chain: AuditChain
     verifier: CodeVerifier
     pipeline: Pipeline
+    replies: Replies
+    client_mail: ClientMail
 
 
 def load_policies(settings: Settings) -> PolicySet:
@@ -67,11 +71,13 @@ async def open_core(
     notices = AccountNotices(settings.outbound.sender, outbox, clock)
     verifier = CodeVerifier(keys.secret, clock, notices)
     forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
-    steps = Steps(verifier, forwarder, notices, Replies(), keys.identifier, clock, metrics)
+    replies = Replies()
+    steps = Steps(verifier, forwarder, notices, replies, keys.identifier, clock, metrics)
     writer = TranscriptWriter(engine, clock)
-    # SQLite has one connection per process; PostgreSQL's pool has ten.
-    db_concurrency = 2 if is_sqlite(settings.database.url) else 10
-    pipeline = Pipeline(sessions, policies, steps, EventHub(), writer, clock, db_concurrency)
+    # SQLite: one turn at a time, in line with every other writer of this process;
+    # PostgreSQL: as many as its pool has connections.
+    slots = writer_turn(engine) if is_sqlite(settings.database.url) else asyncio.Semaphore(10)
+    pipeline = Pipeline(sessions, policies, steps, EventHub(), writer, clock, slots)
     try:
         if check_schema:
             await ensure_current(engine)
@@ -87,6 +93,8 @@ async def open_core(
             chain,
             verifier,
             pipeline,
+            replies,
+            ClientMail(settings.outbound.sender, outbox, replies, clock),
         )
     finally:
         await pipeline.close_writer()

@@ -32,6 +32,23 @@ class Metrics:
             ["channel", "verification"],
             registry=self.registry,
         )
+        self.smtp_replies = Counter(
+            "gateway_smtp_replies",
+            "SMTP replies by code: 250 accepted, 451 temporary failure, 550 not our address…",
+            ["code"],
+            registry=self.registry,
+        )
+        self.mail_processed = Counter(
+            "gateway_mail_processed",
+            "Accepted e-mail taken through the pipeline, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.mail_pending = Gauge(
+            "gateway_mail_pending",
+            "Accepted e-mail not yet processed (a backlog shows here)",
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "gateway_outbox_depth", "Deliveries not yet made", registry=self.registry
         )

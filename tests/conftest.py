@@ -97,6 +97,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database={"url": database_url},
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
         staff={"mailbox": "staff@example.net"},
+        smtp={"port": 0},  # any free port: the live app starts its SMTP listener too
     )
 
 

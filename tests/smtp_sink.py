@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
@@ -42,4 +42,7 @@ class SmtpSink:
 
     @property
     def messages(self) -> list[Message]:
-        return [message_from_bytes(bytes(e.original_content or b"")) for e in self.envelopes]
+        return [
+            message_from_bytes(bytes(e.original_content or b""), policy=policy.default)
+            for e in self.envelopes
+        ]

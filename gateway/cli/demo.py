@@ -72,7 +72,12 @@ class DemoLogins:
                 f"    or: curl -X POST -H 'Authorization: Bearer {self.panel_api_key}' "
                 f'-d \'{{"login": "demo-login"}}\' {base}/api/panel/codes',
                 f"  demo-login's TOTP: {self.client_totp_uri}",
-                f"  outbound mail lands in {maildir}/new/",
+                f"  support mailbox (SMTP): {settings.smtp.host}:{settings.smtp.port}, "
+                f"for {', '.join(settings.smtp.addresses)}",
+                f"    send a mail: curl smtp://{settings.smtp.host}:{settings.smtp.port} "
+                f"--mail-from demo-client@example.com --mail-rcpt {settings.smtp.addresses[0]} "
+                "-T message.txt",
+                f"  outbound mail (auto-replies, staff copies) lands in {maildir}/new/",
                 f"  health {base}/healthz, metrics {base}/metrics",
                 "Ctrl-C stops.",
             ]

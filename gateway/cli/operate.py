@@ -61,6 +61,9 @@ def run(settings: Settings, banner: str = "") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosmtpd logs every command at INFO, senders and recipients included (its logger is
+    # "mail.log", unrelated to our `mail` package).
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
     def announce(line: str) -> None:
         print(banner or f"gateway listening on http://{settings.http.host}:{settings.http.port}/")

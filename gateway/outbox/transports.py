@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -37,13 +38,20 @@ class MaildirDrop:
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._maildir: mailbox.Maildir | None = None
+        # Writes run in threads; Maildir's unique-name counter is not thread-safe, and the first
+        # writes would race to create the folders.
+        self._writing = threading.Lock()
 
     async def send(self, envelope_sender: str, recipients: list[str], message: bytes) -> None:
         headers = f"Return-Path: <{envelope_sender}>\r\nDelivered-To: {', '.join(recipients)}\r\n"
         await asyncio.to_thread(self._write, headers.encode() + message)
 
     def _write(self, data: bytes) -> None:
-        mailbox.Maildir(self._path, create=True).add(data)
+        with self._writing:
+            if self._maildir is None:
+                self._maildir = mailbox.Maildir(self._path, create=True)
+            self._maildir.add(data)
 
 
 def mail_transport(setting: str) -> MailTransport:

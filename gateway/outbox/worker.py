@@ -12,7 +12,9 @@ import contextlib
 import json
 import logging
 import random
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,8 +47,10 @@ class OutboxWorker:
         clock: Clock,
         mail: MailTransport,
         webhook: WebhookSender | None,
+        write_turn: AbstractAsyncContextManager[Any] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._write_turn = write_turn or contextlib.nullcontext()
         self._outbox = outbox
         self._clock = clock
         self._mail = mail
@@ -66,18 +70,18 @@ class OutboxWorker:
                 await asyncio.wait_for(self._outbox.work_added.wait(), POLL_SECONDS)
 
     async def deliver_due(self) -> int:
-        """One pass: lease what is due, try each, record the outcome. Returns items attempted."""
+        """One pass: lease what is due, try each, record the outcomes. Returns items attempted."""
         items = await self._lease()
         # A TaskGroup, not gather(): on shutdown it waits until every attempt has unwound, so
         # none is left using the database after the engine is closed.
         async with asyncio.TaskGroup() as attempts:
-            for item in items:
-                attempts.create_task(self._attempt(item))
+            tries = [attempts.create_task(self._attempt(item)) for item in items]
+        await self._finish([attempt.result() for attempt in tries])
         return len(items)
 
     async def _lease(self) -> list[OutboxItem]:
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with self._write_turn, self._sessions.begin() as session:
             items = list(
                 await session.scalars(
                     select(OutboxItem)
@@ -95,15 +99,15 @@ class OutboxWorker:
                 item.lease_until = now + LEASE
         return items
 
-    async def _attempt(self, item: OutboxItem) -> None:
+    async def _attempt(self, item: OutboxItem) -> tuple[OutboxItem, str | None]:
+        """Deliver one item; the error text (kept for operators) or None when delivered."""
         try:
             await self._deliver(item)
-        except Exception as exc:  # every failure is retried; its text is kept for operators
+        except Exception as exc:  # every failure is retried
             error = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("outbox item %s failed (attempt %s): %s", item.id, item.attempts + 1, error)
-            await self._finish(item, delivered=False, error=error)
-        else:
-            await self._finish(item, delivered=True, error="")
+            return item, error
+        return item, None
 
     async def _deliver(self, item: OutboxItem) -> None:
         if item.kind == DeliveryKind.MAIL:
@@ -117,16 +121,23 @@ class OutboxWorker:
         else:
             raise RuntimeError(f"unknown outbox item kind {item.kind!r}")
 
-    async def _finish(self, item: OutboxItem, *, delivered: bool, error: str) -> None:
+    async def _finish(self, results: list[tuple[OutboxItem, str | None]]) -> None:
+        """Every outcome of the pass in one transaction: one commit, however many items."""
+        if not results:
+            return
         now = self._clock.now()
-        values: dict[str, object] = {"attempts": item.attempts + 1, "lease_until": None}
-        if delivered:
-            values["delivered_at"] = now
-        else:
-            values["last_error"] = error
-            values["next_attempt_at"] = now + timedelta(seconds=backoff_seconds(item.attempts + 1))
-        async with self._sessions.begin() as session:
-            await session.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(values))
+        async with self._write_turn, self._sessions.begin() as session:
+            for item, error in results:
+                values: dict[str, object] = {"attempts": item.attempts + 1, "lease_until": None}
+                if error is None:
+                    values["delivered_at"] = now
+                else:
+                    values["last_error"] = error
+                    delay = backoff_seconds(item.attempts + 1)
+                    values["next_attempt_at"] = now + timedelta(seconds=delay)
+                await session.execute(
+                    update(OutboxItem).where(OutboxItem.id == item.id).values(values)
+                )
 
 
 async def outbox_depth(session: AsyncSession, now: datetime) -> tuple[int, float]:

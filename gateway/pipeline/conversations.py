@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,8 +39,10 @@ from gateway.storage.models import Conversation
 from policies import Channel, PolicySet
 
 UnknownConversation = store.UnknownConversation
+AfterCommit = Callable[[], Awaitable[None]]
 QUIET_STEPS = frozenset({Step.NOTE, Step.REFUSE_CLOSED})
 HANDED_TO_STAFF = frozenset({RequestStatus.FORWARDED, RequestStatus.UNMATCHED})
+MAX_SUBJECT = 500  # the column's length
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +61,9 @@ class Pipeline:
         events: EventHub,
         writer: TranscriptWriter,
         clock: Clock,
-        db_concurrency: int = 4,
+        db_slots: AbstractAsyncContextManager[Any],
     ) -> None:
-        """`db_concurrency` bounds the turns holding a database session at once: a burst of a
+        """`db_slots` bounds the turns holding a database session at once: a burst of a
         thousand new chats then waits in line cheaply instead of each holding a session (and
         its memory) while queueing for the connection pool."""
         self._sessions = sessions
@@ -67,7 +72,7 @@ class Pipeline:
         self.events = events
         self._clock = clock
         self._writer = writer
-        self._db_slots = asyncio.Semaphore(db_concurrency)
+        self._db_slots = db_slots
         self._states = ConversationStates()
         events.subscribe(self._states)
         # A lock lives only while a turn holds or awaits it.
@@ -80,14 +85,25 @@ class Pipeline:
     ) -> Opened:
         """A new conversation whose first message is the notice that it is recorded."""
         async with self._db_slots, self._sessions.begin() as session:
-            conversation, token = store.new_conversation(
-                channel.value, client, pick_language(language), self._clock.now()
-            )
-            session.add(conversation)
-            notice = await self.steps.say(session, conversation, "notice")
-            status = store.status_of(conversation, None)
-        self._states.remember(status, with_staff=False, language=conversation.language)
-        return Opened(status, token, (notice,))
+            opened = await self.open_within(session, channel, client, language)
+        self._states.remember(opened.status, with_staff=False, language=pick_language(language))
+        return opened
+
+    async def open_within(
+        self,
+        session: AsyncSession,
+        channel: Channel,
+        client: str = "",
+        language: str | None = None,
+        subject: str | None = None,
+    ) -> Opened:
+        conversation, token = store.new_conversation(
+            channel.value, client, pick_language(language), self._clock.now()
+        )
+        conversation.subject = subject[:MAX_SUBJECT] if subject else None
+        session.add(conversation)
+        notice = await self.steps.say(session, conversation, "notice")
+        return Opened(store.status_of(conversation, None), token, (notice,))
 
     async def resume(self, conversation_id: str, token: str) -> Status | None:
         """The conversation's status if the token is its resume token, else None."""
@@ -146,25 +162,45 @@ class Pipeline:
 
     async def _full_turn(self, inbound: Inbound, message: Analysis) -> Outcome:
         async with self._db_slots, self._sessions.begin() as session:
-            conversation = await store.locked_conversation(session, inbound.conversation)
-            request = await store.active_request(session, conversation)
-            turn = Turn(session, conversation, request, inbound)
-            with_staff = await store.has_forwarded(session, conversation.id)
-            step = next_step(Situation(Stage(conversation.stage), with_staff), message)
-            said = None
-            if step is not Step.REFUSE_CLOSED and inbound.text:
-                said = await store.add_message(
-                    session, conversation.id, Author.CLIENT, redact(inbound.text), self._clock.now()
-                )
-            await self.steps.run(step, turn, message)
-            conversation.updated_at = self._clock.now()
-            status = store.status_of(conversation, turn.request)
-            language = conversation.language
+            outcome, after_commit = await self._turn(session, inbound, message)
+        await after_commit()
+        return outcome
+
+    async def handle_within(
+        self, session: AsyncSession, inbound: Inbound
+    ) -> tuple[Outcome, AfterCommit]:
+        """A turn inside the caller's transaction, for a channel whose own bookkeeping must
+        commit with the turn (the mail spool's "processed" mark: exactly once). The caller
+        awaits the returned callable once it has committed."""
+        message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
+        return await self._turn(session, inbound, message)
+
+    async def _turn(
+        self, session: AsyncSession, inbound: Inbound, message: Analysis
+    ) -> tuple[Outcome, AfterCommit]:
+        conversation = await store.locked_conversation(session, inbound.conversation)
+        request = await store.active_request(session, conversation)
+        turn = Turn(session, conversation, request, inbound)
+        with_staff = await store.has_forwarded(session, conversation.id)
+        step = next_step(Situation(Stage(conversation.stage), with_staff), message)
+        said = None
+        if step is not Step.REFUSE_CLOSED and inbound.text:
+            said = await store.add_message(
+                session, conversation.id, Author.CLIENT, redact(inbound.text), self._clock.now()
+            )
+        await self.steps.run(step, turn, message)
+        conversation.updated_at = self._clock.now()
+        status = store.status_of(conversation, turn.request)
         forwarded = turn.request is not None and turn.request.status in HANDED_TO_STAFF
-        self._states.remember(status, with_staff or forwarded, language)
-        await self._publish(status, said, turn, step)
+        language = conversation.language
+
+        async def after_commit() -> None:
+            self._states.remember(status, with_staff or forwarded, language)
+            await self._publish(status, said, turn, step)
+
         message_id = said.id if said else None
-        return Outcome(status, tuple(turn.replies), message_id, turn.error, turn.verified)
+        outcome = Outcome(status, tuple(turn.replies), message_id, turn.error, turn.verified)
+        return outcome, after_commit
 
     async def _publish(
         self, status: Status, said: ChatMessage | None, turn: Turn, step: Step

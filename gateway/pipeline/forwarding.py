@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import compat32
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,11 +88,14 @@ class Forwarder:
         conversation: Conversation,
         duties: Duties,
         original: bytes | None = None,
+        needs_human: bool = False,
     ) -> dict[str, Any]:
         verification = Verification(request.verification)
         if verification not in VERIFICATION_HEADER:
             raise ValueError(f"refusing to forward a request that is {verification}")
         fields = verification_record(request, conversation, duties, self._clock.now())
+        if needs_human:
+            fields["needs_human"] = True
         record = await self._chain.append(session, "verification", request.ticket, fields)
         request.record_seq = record["record_id"]
         request.status = RequestStatus.FORWARDED
@@ -117,7 +122,7 @@ class Forwarder:
         message = plain_message(
             sender=self._outbound.sender,
             to=self._staff.mailbox,
-            subject=f"[{record['ticket']}] {record['intent']} ({header}, {record['channel']})",
+            subject=_staff_subject(record, header),
             body=_staff_summary(record),
             now=self._clock.now(),
             headers={"X-Gateway-Ticket": record["ticket"], "X-Gateway-Verification": header},
@@ -129,8 +134,15 @@ class Forwarder:
             filename="verification.json",
         )
         if original is not None:
-            message.add_attachment(original, maintype="message", subtype="rfc822")
+            # message/rfc822 must carry the message itself, not base64 of it; compat32 parses
+            # leniently and writes the header lines back as they came.
+            message.add_attachment(message_from_bytes(original, policy=compat32))
         return message
+
+
+def _staff_subject(record: Mapping[str, Any], header: str) -> str:
+    flag = ", needs a human" if record.get("needs_human") else ""
+    return f"[{record['ticket']}] {record['intent']} ({header}, {record['channel']}{flag})"
 
 
 def record_json(record: Mapping[str, Any]) -> bytes:

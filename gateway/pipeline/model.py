@@ -52,6 +52,8 @@ class Inbound:
     credentials: Credentials | None = None
     client: str = ""
     sender_authentication: str = "none"
+    mail_id: int | None = None  # the spooled e-mail this came in (staff get it attached)
+    needs_human: bool = False  # the e-mail could not be read well: staff must look themselves
 
 
 @dataclass(frozen=True, slots=True)

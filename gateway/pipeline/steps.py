@@ -30,7 +30,7 @@ from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.tickets import new_ticket
 from gateway.redaction import redact
-from gateway.storage.models import Account, ChangeRequest, Conversation
+from gateway.storage.models import Account, ChangeRequest, Conversation, InboundMail
 from policies import Channel, Decision, Duties, Requirement
 
 WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
@@ -133,6 +133,20 @@ class Steps:
         credentials = message.credentials
         if credentials is None:
             raise RuntimeError("verify step without credentials")
+        duties = Duties(**json.loads(request.duties))
+        by_mail = request.channel == Channel.EMAIL.value
+        if by_mail:  # what counts is the mail that carries the code
+            request.sender_authentication = turn.inbound.sender_authentication
+        if (
+            by_mail
+            and duties.require_sender_authentication
+            and (request.sender_authentication != "pass")
+        ):
+            # The policy wants this kind of request only from an authenticated sender: no code
+            # is checked (so none is spent or counted), whatever the client sent.
+            turn.verified = False
+            await self._reply(turn, "sender_not_authenticated", ticket=request.ticket)
+            return
         allowed = await identification.holders(
             turn.session, request.identified_by, request.service, request.identifier_hash
         )
@@ -224,6 +238,7 @@ class Steps:
             request_text=redact(turn.inbound.text),
             duties=json.dumps(dataclasses.asdict(decision.duties)),
             sender_authentication=turn.inbound.sender_authentication,
+            inbound_mail_id=turn.inbound.mail_id,
             created_at=self._clock.now(),
         )
         turn.session.add(request)
@@ -236,7 +251,18 @@ class Steps:
     async def _forward(self, turn: Turn, message: Analysis) -> Duties:
         request = self._held(turn)
         duties = Duties(**json.loads(request.duties))
-        await self._forwarder.forward(turn.session, request, turn.conversation, duties)
+        original = None
+        if request.inbound_mail_id is not None:
+            mail = await turn.session.get(InboundMail, request.inbound_mail_id)
+            original = mail.raw if mail is not None else None
+        await self._forwarder.forward(
+            turn.session,
+            request,
+            turn.conversation,
+            duties,
+            original=original,
+            needs_human=turn.inbound.needs_human,
+        )
         return duties
 
     def _held(self, turn: Turn) -> ChangeRequest:
@@ -257,7 +283,8 @@ class Steps:
         self, session: AsyncSession, conversation: Conversation, name: str, **params: Any
     ) -> ChatMessage:
         """A bot message, rendered in the conversation's language and kept in its transcript."""
-        text = self._replies.render(conversation.language, name, **params)
+        channel = Channel(conversation.channel)
+        text = self._replies.render(conversation.language, name, channel, **params)
         return await store.add_message(
             session, conversation.id, Author.BOT, text, self._clock.now()
         )

@@ -59,6 +59,15 @@ async def active_request(session: AsyncSession, conversation: Conversation) -> C
     return await session.get(ChangeRequest, conversation.active_request_id)
 
 
+async def latest_ticket(session: AsyncSession, conversation_id: str) -> str | None:
+    return await session.scalar(
+        select(ChangeRequest.ticket)
+        .where(ChangeRequest.conversation_id == conversation_id)
+        .order_by(ChangeRequest.id.desc())
+        .limit(1)
+    )
+
+
 async def has_forwarded(session: AsyncSession, conversation_id: str) -> bool:
     query = select(
         exists().where(

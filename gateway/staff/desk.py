@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.chain import AuditChain
 from gateway.clock import Clock
+from gateway.core import Core
 from gateway.pipeline import store
+from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.model import Author, ChatMessage, Inbound, RequestStatus, Stage, Status
 from gateway.pipeline.steps import Turn
@@ -80,11 +82,17 @@ class StaffDesk:
         pipeline: Pipeline,
         chain: AuditChain,
         clock: Clock,
+        client_mail: ClientMail,
     ) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
         self._chain = chain
         self._clock = clock
+        self._client_mail = client_mail
+
+    @classmethod
+    def of(cls, core: Core) -> StaffDesk:
+        return cls(core.sessions, core.pipeline, core.chain, core.clock, core.client_mail)
 
     async def queue(self, limit: int = 200) -> list[QueueEntry]:
         """Open requests, verified first; closed and withdrawn ones are in the transcripts."""
@@ -137,8 +145,22 @@ class StaffDesk:
             message = await store.add_message(
                 session, conversation_id, Author.STAFF, redact(text), self._clock.now()
             )
+            await self._mail_client(session, conversation, message.text, automatic=False)
         await self._pipeline.events.message(conversation_id, message)
         return message
+
+    async def _mail_client(
+        self, session: AsyncSession, conversation: Conversation, text: str, *, automatic: bool
+    ) -> None:
+        """An e-mail client reads the conversation in their mailbox: send it there too, in the
+        same transaction, so a reply is recorded and queued together or not at all."""
+        if conversation.channel != Channel.EMAIL.value:
+            return
+        request = await store.active_request(session, conversation)
+        ticket = request.ticket if request else await store.latest_ticket(session, conversation.id)
+        await self._client_mail.send(
+            session, conversation, [text], ticket=ticket, automatic=automatic
+        )
 
     async def request_verification(self, staff: str, conversation_id: str) -> Status:
         """Have the bot run stage 1 and 2 with the client; staff never handle the code."""
@@ -160,6 +182,7 @@ class StaffDesk:
             said = await self._pipeline.steps.say(
                 session, conversation, "verification_requested", ticket=request.ticket
             )
+            await self._mail_client(session, conversation, said.text, automatic=True)
             status = store.status_of(conversation, request)
         await self._pipeline.events.message(conversation_id, said)
         await self._pipeline.events.status(status)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -23,9 +27,12 @@ def create_engine(url: str) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # Two connections per process: one the transcript writer keeps for its group commits, one
-    # shared by everything else. SQLite has one writer anyway, and a larger pool of writers in
-    # one process only fights over the lock (p99 near a second in the baseline).
+    # Two connections per file and process: one kept by its group committer (chat lines, or
+    # accepted mail in the spool's file), one shared by everything else, which so takes its
+    # turn in the pool's queue, in order. SQLite has one writer anyway, and more connections
+    # in one process only fight over the lock in its busy handler, where a writer that begins
+    # again at once (the mail processor) starves the others (p99 near a second in the
+    # baseline; /metrics timing out while a backlog drained).
     engine = create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=60)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -49,6 +56,26 @@ def _sqlite_begin(connection: Any) -> None:
     # In AUTOCOMMIT (single-statement writes) SQLite makes each statement its own transaction.
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer_turn(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
+    """Wait here, in arrival order, for this process's turn to write to SQLite.
+
+    SQLite has one writer at a time, and its busy handler makes the others sleep and retry, so
+    a writer that commits and begins again at once (the mail processor, a burst of chat turns)
+    starves the rest: spool commits, and with them SMTP answers, waited seconds. Queueing in
+    the process first keeps every writer's wait to the transactions ahead of it. PostgreSQL
+    locks rows, not the database: no turn is needed there.
+    """
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    turn = _WRITER_TURNS.get(engine.sync_engine)
+    if turn is None:
+        turn = _WRITER_TURNS[engine.sync_engine] = asyncio.Lock()
+    return turn
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

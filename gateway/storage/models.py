@@ -111,6 +111,7 @@ class Conversation(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # The request the dialogue is working on; no foreign key, to keep the two tables acyclic.
     active_request_id: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(500))  # an e-mail thread's subject
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -142,6 +143,8 @@ class ChangeRequest(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sender_authentication: Mapped[str] = mapped_column(String(8), default="none")
     requested_by_staff: Mapped[str | None] = mapped_column(String(64))
+    # The client's e-mail that made the request: staff receive it attached as message/rfc822.
+    inbound_mail_id: Mapped[int | None] = mapped_column(BigInteger)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     action_text: Mapped[str | None] = mapped_column(Text)
     record_seq: Mapped[int | None] = mapped_column(BigInteger)
@@ -232,3 +235,63 @@ class StaffSession(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SpooledMail(Base):
+    """An accepted message, committed before the SMTP 250 and kept until it is processed: the
+    queue that survives a crash. On SQLite it lives in a database file of its own, so taking
+    mail in never waits for the pipeline's transactions (SQLite has one writer per file)."""
+
+    __tablename__ = "spooled_mail"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    peer: Mapped[str] = mapped_column(String(64), default="")
+    envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    envelope_to: Mapped[str] = mapped_column(Text, default="[]")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboundMail(Base):
+    """A mail taken through the pipeline, with its original (staff get it attached). Its
+    unique spool key is what makes processing exactly-once: a spooled mail whose key is here
+    is done, whatever happened to its spool row afterwards."""
+
+    __tablename__ = "inbound_mail"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    spool_key: Mapped[str] = mapped_column(String(32), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    peer: Mapped[str] = mapped_column(String(64), default="")
+    envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    envelope_to: Mapped[str] = mapped_column(Text, default="[]")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    conversation_id: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+
+
+class MailThread(Base):
+    """Message-IDs of a conversation's mails, ours and the client's: how a reply finds its
+    thread when the subject lost the ticket."""
+
+    __tablename__ = "mail_threads"
+
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AutoReply(Base):
+    """Auto-replies sent, per recipient: at most a few an hour, so no loop or flood grows."""
+
+    __tablename__ = "auto_replies"
+    __table_args__ = (Index("ix_auto_replies_recipient_sent", "recipient", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,8 +22,10 @@ from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
 from gateway.outbox.worker import OutboxWorker
 from gateway.staff.console import register_console
+from gateway.storage.engine import writer_turn
 from gateway.web import health, metrics, panel_api
 from gateway.web.keys import CLOCK, CORE, SETTINGS
+from mail.server import mail_context
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -48,6 +50,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.cleanup_ctx.append(core_context)
     app.cleanup_ctx.append(outbox_context)
     app.cleanup_ctx.append(chat_context)
+    app.cleanup_ctx.append(mail_context)
     attach_socketio(app, settings, lambda: app[CORE].pipeline)
     attach_staff_namespace(app[SOCKETIO], app)
     register_console(app)
@@ -84,7 +87,12 @@ async def outbox_context(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as client:
         webhook = WebhookSender(client, settings.staff.webhook_secret)
         worker = OutboxWorker(
-            core.sessions, core.outbox, core.clock, mail_transport(settings.outbound.smtp), webhook
+            core.sessions,
+            core.outbox,
+            core.clock,
+            mail_transport(settings.outbound.smtp),
+            webhook,
+            writer_turn(core.engine),
         )
         task = asyncio.create_task(worker.run(), name="outbox-worker")
         yield

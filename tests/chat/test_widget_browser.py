@@ -46,6 +46,7 @@ def widget_settings(tmp_path: Path) -> Settings:
         data={"dir": str(tmp_path / "var")},
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
+        smtp={"port": 0},
         chat={"max_message_length": 300},
     )
 
@@ -160,9 +161,7 @@ async def test_a_transfer_is_verified_in_the_masked_form_and_survives_a_reload(
     assert await visitor.widget("#code").input_value() == ""
     assert await visitor.widget(".verify").is_hidden()
 
-    desk = StaffDesk(
-        gateway.core.sessions, gateway.core.pipeline, gateway.core.chain, gateway.core.clock
-    )
+    desk = StaffDesk.of(gateway.core)
     conversation = await visitor.page.evaluate(
         "Object.values(sessionStorage).map(JSON.parse)[0].conversation"
     )

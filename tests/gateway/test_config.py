@@ -65,3 +65,13 @@ def test_mistakes_name_the_key(
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", {})
+
+
+def test_booleans_from_file_and_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[smtp]\nverify_dkim = true\n")
+    assert load_settings(path, {}).smtp.verify_dkim is True
+    assert load_settings(path, {"GATEWAY_SMTP_VERIFY_DKIM": "no"}).smtp.verify_dkim is False
+    with pytest.raises(ConfigError, match="smtp.process_mail': expected true or false"):
+        load_settings(path, {"GATEWAY_SMTP_PROCESS_MAIL": "maybe"})
+    with pytest.raises(ConfigError, match="expected true or false"):
+        load_settings(write(tmp_path, '[smtp]\nverify_dkim = "yes"\n'), {})

@@ -37,6 +37,7 @@ def console_settings(tmp_path: Path) -> Settings:
         data={"dir": str(tmp_path / "var")},
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
+        smtp={"port": 0},
     )
 
 

@@ -33,7 +33,7 @@ async def console_context(app: web.Application) -> AsyncIterator[None]:
     """Registered after the core's own context, whose Core it builds on."""
     core = app[CORE]
     app[CONSOLE] = Console(
-        desk=StaffDesk(core.sessions, core.pipeline, core.chain, core.clock),
+        desk=StaffDesk.of(core),
         sessions=ConsoleSessions(core.sessions, core.clock),
         login=StaffLogin(core.sessions, core.clock),
         keys=core.keys,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 13:14:17.977926
+Create Date: 2026-11-29 16:40:49.917248
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_records_ticket"), ["ticket"], unique=False)
 
     op.create_table(
+        "auto_replies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("sent_at", gateway.storage.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auto_replies")),
+    )
+    with op.batch_alter_table("auto_replies", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_auto_replies_recipient_sent", ["recipient", "sent_at"], unique=False
+        )
+
+    op.create_table(
         "chain_checkpoint",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -76,9 +88,25 @@ def upgrade() -> None:
         sa.Column("resume_token_hash", sa.String(length=64), nullable=False),
         sa.Column("failed_attempts", sa.Integer(), nullable=False),
         sa.Column("active_request_id", sa.Integer(), nullable=True),
+        sa.Column("subject", sa.String(length=500), nullable=True),
         sa.Column("created_at", gateway.storage.models.UTCDateTime(), nullable=False),
         sa.Column("updated_at", gateway.storage.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+    )
+    op.create_table(
+        "inbound_mail",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("spool_key", sa.String(length=32), nullable=False),
+        sa.Column("received_at", gateway.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("processed_at", gateway.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("peer", sa.String(length=64), nullable=False),
+        sa.Column("envelope_from", sa.String(length=320), nullable=False),
+        sa.Column("envelope_to", sa.Text(), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("conversation_id", sa.String(length=32), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_mail")),
+        sa.UniqueConstraint("spool_key", name=op.f("uq_inbound_mail_spool_key")),
     )
     op.create_table(
         "outbox",
@@ -99,6 +127,19 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["delivered_at", "next_attempt_at"], unique=False)
 
+    op.create_table(
+        "spooled_mail",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("key", sa.String(length=32), nullable=False),
+        sa.Column("received_at", gateway.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("peer", sa.String(length=64), nullable=False),
+        sa.Column("envelope_from", sa.String(length=320), nullable=False),
+        sa.Column("envelope_to", sa.Text(), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_spooled_mail")),
+        sa.UniqueConstraint("key", name=op.f("uq_spooled_mail_key")),
+    )
     op.create_table(
         "staff_users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -150,6 +191,7 @@ def upgrade() -> None:
         sa.Column("verified_at", gateway.storage.models.UTCDateTime(), nullable=True),
         sa.Column("sender_authentication", sa.String(length=8), nullable=False),
         sa.Column("requested_by_staff", sa.String(length=64), nullable=True),
+        sa.Column("inbound_mail_id", sa.BigInteger(), nullable=True),
         sa.Column("closed_by", sa.String(length=64), nullable=True),
         sa.Column("action_text", sa.Text(), nullable=True),
         sa.Column("record_seq", sa.BigInteger(), nullable=True),
@@ -175,6 +217,24 @@ def upgrade() -> None:
             batch_op.f("ix_change_requests_conversation_id"), ["conversation_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_change_requests_status"), ["status"], unique=False)
+
+    op.create_table(
+        "mail_threads",
+        sa.Column("message_id", sa.String(length=255), nullable=False),
+        sa.Column("conversation_id", sa.String(length=32), nullable=False),
+        sa.Column("added_at", gateway.storage.models.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_mail_threads_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_mail_threads")),
+    )
+    with op.batch_alter_table("mail_threads", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_mail_threads_conversation_id"), ["conversation_id"], unique=False
+        )
 
     op.create_table(
         "messages",
@@ -252,6 +312,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_conversation_id"))
 
     op.drop_table("messages")
+    with op.batch_alter_table("mail_threads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_mail_threads_conversation_id"))
+
+    op.drop_table("mail_threads")
     with op.batch_alter_table("change_requests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_change_requests_status"))
         batch_op.drop_index(batch_op.f("ix_change_requests_conversation_id"))
@@ -262,12 +326,18 @@ def downgrade() -> None:
 
     op.drop_table("account_services")
     op.drop_table("staff_users")
+    op.drop_table("spooled_mail")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")
+    op.drop_table("inbound_mail")
     op.drop_table("conversations")
     op.drop_table("chain_checkpoint")
+    with op.batch_alter_table("auto_replies", schema=None) as batch_op:
+        batch_op.drop_index("ix_auto_replies_recipient_sent")
+
+    op.drop_table("auto_replies")
     with op.batch_alter_table("audit_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_records_ticket"))
 

@@ -1,0 +1,94 @@
+"""Mail to the client of an e-mail conversation: the bot's auto-replies and staff replies alike.
+Queued in the caller's transaction (the outbox), threaded under the client's own mail, and built
+with the email package, so nothing a client wrote can inject a header."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.clock import Clock
+from gateway.outbox.queue import Outbox
+from gateway.pipeline.replies import Replies
+from gateway.storage.models import Conversation, MailThread
+from policies import Channel
+
+_REPLY_PREFIX = re.compile(r"^\s*((re|odp|aw|fw|fwd|pd)\s*:\s*|\[T-[A-Z0-9]{6}\]\s*)+", re.I)
+MAX_REFERENCES = 10
+
+
+def reply_subject(ticket: str | None, original: str) -> str:
+    stripped = _REPLY_PREFIX.sub("", original).strip()[:200] or "(no subject)"
+    return f"[{ticket}] Re: {stripped}" if ticket else f"Re: {stripped}"
+
+
+class ClientMail:
+    def __init__(self, sender: str, outbox: Outbox, replies: Replies, clock: Clock) -> None:
+        self._sender = sender
+        self._outbox = outbox
+        self._replies = replies
+        self._clock = clock
+
+    async def send(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        texts: Sequence[str],
+        *,
+        ticket: str | None,
+        automatic: bool,
+        recipient: str | None = None,
+        replying_to: str | None = None,
+        references: Sequence[str] = (),
+    ) -> str:
+        """Queue one mail to the client; returns its Message-ID. Automatic mail (RFC 3834)
+        carries `Auto-Submitted` and the null return path: it must never start a mail loop."""
+        now = self._clock.now()
+        if replying_to is None:
+            replying_to, references = await self._thread_of(session, conversation.id)
+        footer = self._replies.render(conversation.language, "footer", Channel.EMAIL)
+        to = recipient or conversation.client
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = to
+        message["Subject"] = " ".join(reply_subject(ticket, conversation.subject or "").split())
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        if automatic:
+            message["Auto-Submitted"] = "auto-replied"
+            message["X-Auto-Response-Suppress"] = "All"  # and Exchange does not answer in turn
+        if replying_to:
+            message["In-Reply-To"] = replying_to
+            chain = [ref for ref in references if ref != replying_to][-MAX_REFERENCES:]
+            message["References"] = " ".join([*chain, replying_to])
+        message.set_content("\n\n".join([*texts, footer]) + "\n")
+        message["Content-Language"] = conversation.language  # set_content drops Content-*
+        envelope_sender = "" if automatic else self._sender
+        self._outbox.add_mail(
+            session, message, [to], envelope_sender=envelope_sender, ticket=ticket
+        )
+        session.add(
+            MailThread(
+                message_id=message["Message-ID"], conversation_id=conversation.id, added_at=now
+            )
+        )
+        return str(message["Message-ID"])
+
+    async def _thread_of(
+        self, session: AsyncSession, conversation_id: str
+    ) -> tuple[str | None, list[str]]:
+        """The conversation's latest mail (answered) and the ones before it (referenced)."""
+        known = list(
+            await session.scalars(
+                select(MailThread.message_id)
+                .where(MailThread.conversation_id == conversation_id)
+                .order_by(MailThread.added_at.desc())
+                .limit(MAX_REFERENCES)
+            )
+        )
+        return (known[0] if known else None), list(reversed(known[1:]))

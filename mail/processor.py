@@ -1,0 +1,259 @@
+"""Takes spooled mail through the pipeline, exactly once: the turn, the auto-reply it causes and
+the mail's record (keyed by its spool key) commit in one transaction, so a crash before the
+commit means the mail is simply processed again after the restart, and a crash after it means
+it is done; its spool row is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.metrics import Metrics
+from gateway.pipeline.client_mail import ClientMail
+from gateway.pipeline.conversations import AfterCommit, Pipeline
+from gateway.pipeline.model import Inbound, Outcome, Stage
+from gateway.pipeline.replies import pick_language
+from gateway.storage.engine import writer_turn
+from gateway.storage.models import AutoReply, Conversation, InboundMail, SpooledMail
+from mail import threads
+from mail.auto_reply import is_automatic, under_rate_limit
+from mail.parse import ParsedMail, parse_mail, thread_ids
+from mail.sender_auth import SenderAuth, from_authentication_results, verify_dkim
+from mail.spool import MAX_FAILURES, Spool, Waiting
+from policies import Channel, PolicySet
+
+log = logging.getLogger(__name__)
+BATCH = 10  # mails per transaction: one commit for all, and still a short hold of the lock
+POLL_SECONDS = 1.0
+YIELD_WHILE_ACCEPTING = 4  # processing gets a fifth of the time during a flood
+LARGE_MAIL_BYTES = 256 * 1024  # parsed off the event loop above this size
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    mail: Waiting
+    parsed: ParsedMail
+    authentication: SenderAuth
+
+
+@dataclass(frozen=True, slots=True)
+class _Thread:
+    conversation: str
+    sender: str
+    language: str
+
+
+class MailProcessor:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        pipeline: Pipeline,
+        policies: PolicySet,
+        client_mail: ClientMail,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        spool: Spool,
+    ) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._pipeline = pipeline
+        self._policies = policies
+        self._client_mail = client_mail
+        self._settings = settings
+        self._clock = clock
+        self._metrics = metrics
+        self._spool = spool
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._spool.stored.clear()
+            started, arrived_before = loop.time(), self._spool.stored_count
+            try:
+                done = await self.process_pending()
+            except Exception:  # e.g. the database is away: nothing is lost, the spool waits
+                log.exception("mail processing pass failed")
+                done = 0
+            if done:
+                if self._spool.stored_count - arrived_before > done:
+                    # A flood: mail arrives faster than it is processed. Taking it in comes
+                    # first (a sender waits for its 250, the backlog does not), so step aside
+                    # for a while; a trickle is simply kept up with.
+                    await asyncio.sleep((loop.time() - started) * YIELD_WHILE_ACCEPTING)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._spool.stored.wait(), POLL_SECONDS)
+
+    async def process_pending(self) -> int:
+        """One batch of what is waiting; returns how many mails were taken up."""
+        waiting = await self._spool.waiting(BATCH)
+        self._metrics.mail_pending.set(
+            len(waiting) if len(waiting) < BATCH else await self._spool.depth()
+        )
+        if not waiting:
+            return 0
+        # Read each mail before the transaction: parsing and DKIM (DNS) take time, and the
+        # transaction holds SQLite's write lock.
+        prepared = [await self._prepare(mail) for mail in waiting]
+        finished, failed, turns = await self._process_batch(prepared)
+        if not self._spool.shared:
+            await self._spool.remove(finished)
+        for mail in failed:
+            self._metrics.mail_processed.labels("error").inc()
+            if await self._spool.count_failure(mail.id) >= MAX_FAILURES:
+                log.error("mail %s failed %s times; left for an operator", mail.id, MAX_FAILURES)
+        for outcome, after_commit in turns:
+            await after_commit()
+            self._metrics.mail_processed.labels(outcome.status.stage.value).inc()
+        return len(waiting)
+
+    async def _prepare(self, mail: Waiting) -> _Prepared:
+        await asyncio.sleep(0)  # parsing is CPU work: let the SMTP sessions in between mails
+        parsed = await self._parse(mail.raw)
+        return _Prepared(mail, parsed, await self._sender_authentication(mail.raw, parsed))
+
+    async def _process_batch(
+        self, batch: list[_Prepared]
+    ) -> tuple[list[int], list[Waiting], list[tuple[Outcome, AfterCommit]]]:
+        """The batch in one transaction (one commit, one fsync), each mail in a savepoint of
+        its own so that one which fails is rolled back alone and retried later.
+
+        Each mail's record has a unique spool key: that is what makes processing exactly
+        once. A mail whose record exists is done, and only its spool row is left to remove (a
+        crash came between the commit and the removal)."""
+        finished: list[int] = []
+        failed: list[Waiting] = []
+        turns: list[tuple[Outcome, AfterCommit]] = []
+        async with writer_turn(self._engine), self._sessions.begin() as session:
+            for item in batch:
+                mail = item.mail
+                try:
+                    async with session.begin_nested():
+                        if self._spool.shared and not await self._claim(session, mail):
+                            continue  # another node has it
+                        done = await session.scalar(
+                            select(InboundMail.id).where(InboundMail.spool_key == mail.key)
+                        )
+                        if done is None:
+                            turns.append(await self._turn(session, item))
+                except Exception as exc:
+                    log.error("mail %s failed: %s", mail.id, type(exc).__name__)
+                    failed.append(mail)
+                    continue
+                finished.append(mail.id)
+            if self._spool.shared and finished:
+                await session.execute(delete(SpooledMail).where(SpooledMail.id.in_(finished)))
+        return finished, failed, turns
+
+    @staticmethod
+    async def _claim(session: AsyncSession, mail: Waiting) -> bool:
+        """Lock the spool row for this transaction; SKIP LOCKED leaves it to a node that has it."""
+        claimed = await session.scalar(
+            select(SpooledMail.id)
+            .where(SpooledMail.id == mail.id)
+            .with_for_update(skip_locked=True)
+        )
+        return claimed is not None
+
+    async def _parse(self, raw: bytes) -> ParsedMail:
+        if len(raw) > LARGE_MAIL_BYTES:
+            return await asyncio.to_thread(parse_mail, raw)
+        return parse_mail(raw)
+
+    async def _turn(self, session: AsyncSession, item: _Prepared) -> tuple[Outcome, AfterCommit]:
+        mail, parsed = item.mail, item.parsed
+        now = self._clock.now()
+        record = InboundMail(
+            spool_key=mail.key,
+            received_at=mail.received_at,
+            processed_at=now,
+            peer=mail.peer,
+            envelope_from=mail.envelope_from,
+            envelope_to=mail.envelope_to,
+            raw=mail.raw,
+        )
+        session.add(record)
+        await session.flush()  # the unique key: a second node racing for this mail stops here
+        envelope_from = mail.envelope_from.strip().strip("<>").lower()
+        thread = await self._thread(session, parsed, envelope_from)
+        await threads.remember_message(session, parsed.message_id, thread.conversation, now)
+        inbound = Inbound(
+            Channel.EMAIL,
+            thread.conversation,
+            text=parsed.body,
+            client=thread.sender,
+            sender_authentication=item.authentication.value,
+            mail_id=record.id,
+            needs_human=parsed.needs_human,
+        )
+        outcome, after_commit = await self._pipeline.handle_within(session, inbound)
+        record.conversation_id = outcome.status.conversation
+        record.outcome = outcome.status.stage.value
+        if outcome.replies and not is_automatic(parsed, envelope_from):
+            await self._auto_reply(session, parsed, envelope_from, thread, outcome)
+        return outcome, after_commit
+
+    async def _thread(
+        self, session: AsyncSession, parsed: ParsedMail, envelope_from: str
+    ) -> _Thread:
+        sender = envelope_from or (parsed.from_address or "").lower()
+        found = await threads.find_thread(session, sender, parsed.subject, thread_ids(parsed))
+        if found is not None:
+            conversation = await session.get(Conversation, found)
+            # A closed thread is not reopened: the client's new mail starts a new conversation.
+            if conversation is not None and conversation.stage != Stage.CLOSED:
+                return _Thread(found, sender, conversation.language)
+        language = pick_language(
+            parsed.language_hint or self._policies.recognize(parsed.body).language
+        )
+        opened = await self._pipeline.open_within(
+            session, Channel.EMAIL, sender, language, parsed.subject
+        )
+        return _Thread(opened.status.conversation, sender, language)
+
+    async def _sender_authentication(self, raw: bytes, parsed: ParsedMail) -> SenderAuth:
+        smtp = self._settings.smtp
+        if smtp.trusted_authserv_id:
+            result = from_authentication_results(raw, smtp.trusted_authserv_id, parsed.from_domain)
+            if result is not SenderAuth.NONE or not smtp.verify_dkim:
+                return result
+        if smtp.verify_dkim:
+            return await asyncio.to_thread(verify_dkim, raw, parsed.from_domain)
+        return SenderAuth.NONE
+
+    async def _auto_reply(
+        self,
+        session: AsyncSession,
+        parsed: ParsedMail,
+        recipient: str,
+        thread: _Thread,
+        outcome: Outcome,
+    ) -> None:
+        limit = self._settings.smtp.auto_replies_per_hour
+        if not await under_rate_limit(session, recipient, limit, self._clock.now()):
+            log.debug("auto-reply withheld: the hourly limit for this sender is reached")
+            return
+        conversation = await session.get(Conversation, thread.conversation)
+        if conversation is None:
+            return
+        await self._client_mail.send(
+            session,
+            conversation,
+            [reply.text for reply in outcome.replies],
+            ticket=outcome.status.ticket,
+            automatic=True,
+            recipient=recipient,
+            replying_to=parsed.message_id,
+            references=parsed.references,
+        )
+        session.add(AutoReply(recipient=recipient, sent_at=self._clock.now()))
