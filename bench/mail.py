@@ -318,7 +318,12 @@ def one_run(
                     backlog_at_load_end=backlog,
                     drain_s=round(drain_s, 2),
                     # With the load over, the processor has the process to itself.
-                    drain_per_s=round(backlog / drain_s, 1) if backlog and drain_s > 0.2 else None,
+                    # (what was processed after the load, drained or not by the deadline)
+                    drain_per_s=round(
+                        (processing["processed"] - processing["processed_at_load_end"]) / drain_s, 1
+                    )
+                    if backlog and drain_s > 0.2
+                    else None,
                     # Accepting and processing side by side, start of the load to drained.
                     overall_per_s=round(processing["processed"] / total_s, 1),
                     rss_drained_kb=rss_kb(server.process.pid),

@@ -33,7 +33,7 @@ from policies import Channel, PolicySet
 log = logging.getLogger(__name__)
 BATCH = 10  # mails per transaction: one commit for all, and still a short hold of the lock
 POLL_SECONDS = 1.0
-YIELD_WHILE_ACCEPTING = 4  # processing gets a fifth of the time during a flood
+YIELD_WHILE_ACCEPTING = 9  # processing gets a tenth of the time during a flood
 LARGE_MAIL_BYTES = 256 * 1024  # parsed off the event loop above this size
 
 
