@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import socketio
 from aiohttp import web
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from chat.wire import message_json
+from chat.wire import message_json, status_json
 from gateway.pipeline.model import ChatMessage, Status
 from gateway.staff.console import CONSOLE, Console
 from gateway.staff.console.cookies import SESSION_COOKIE
@@ -43,7 +42,8 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         request = environ.get("aiohttp.request")
         if isinstance(request, web.Request) and foreign_origin(request, console.public_url):
             raise socketio.exceptions.ConnectionRefusedError("foreign origin")
-        staff = await console.sessions.find(_cookie(environ, SESSION_COOKIE), touch=False)
+        token = request.cookies.get(SESSION_COOKIE) if isinstance(request, web.Request) else None
+        staff = await console.sessions.find(token, touch=False)
         if staff is None:
             raise socketio.exceptions.ConnectionRefusedError("log in to the staff console")
         self._watchers[sid] = staff.token_hash
@@ -61,12 +61,8 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def status(self, status: Status) -> None:
         """The stage as staff see it: never the client's resume token."""
-        data = {
-            "conversation": status.conversation,
-            "stage": status.stage.value,
-            "ticket": status.ticket,
-            "intent": status.intent,
-        }
+        data = status_json(status, None)
+        del data["token"]
         await self._push("status", data)
 
     async def request(self, ticket: str) -> None:
@@ -96,16 +92,6 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             if hashed not in live:
                 self._watchers.pop(sid, None)
                 await self.disconnect(sid)
-
-
-def _cookie(environ: dict[str, Any], name: str) -> str | None:
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        return None
-    morsel = cookies.get(name)
-    return morsel.value if morsel else None
 
 
 STAFF_NAMESPACE = web.AppKey("staff_namespace", StaffNamespace)

@@ -46,6 +46,12 @@ def _static(name: str) -> str:
     return resources.files("chat").joinpath("static", name).read_text("utf-8")
 
 
+def vendored_socketio() -> str:
+    """The vendored socket.io client without its source-map line (the map is not served);
+    the widget and the staff console ship this one file, so both speak one version."""
+    return SOURCE_MAP.sub("", _static("socket.io.min.js")).rstrip()
+
+
 @dataclass(frozen=True, slots=True)
 class Representation:
     """One encoding of the script, with the strong ETag of exactly these bytes."""
@@ -64,11 +70,11 @@ class WidgetScript:
 
     @classmethod
     def build(cls) -> WidgetScript:
-        socketio = _static("socket.io.min.js")
+        socketio = vendored_socketio()
         version = re.search(r"Socket\.IO v([0-9][0-9.]*)", socketio)
         source = BUNDLE.format(
             version=version[1] if version else "4",
-            socketio=SOURCE_MAP.sub("", socketio).rstrip(),  # the map is not served
+            socketio=socketio,
             widget=_static("widget.js").rstrip(),
             css=json.dumps(_static("widget.css")),
         ).encode("utf-8")

@@ -17,9 +17,9 @@ NO_REPLY_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?re
 RATE_WINDOW = timedelta(hours=1)
 
 
-def is_automatic(mail: ParsedMail, envelope_from: str) -> bool:
-    """Mail that must never get an auto-reply, whatever it says."""
-    sender = envelope_from.strip().strip("<>")
+def is_automatic(mail: ParsedMail, sender: str) -> bool:
+    """Mail that must never get an auto-reply, whatever it says (`sender`: MAIL FROM's address,
+    empty for a bounce)."""
     return (
         not sender
         or bool(NO_REPLY_SENDERS.match(sender))

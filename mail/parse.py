@@ -45,6 +45,7 @@ _FEED_CHUNK = 8192
 _NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"})
 
 _FIELD_NAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]{1,200}[ \t]*:")
+_FIRST_LINE = re.compile(rb"[\r\n]*([^\n]*)")  # without copying a 25 MB message to find it
 _FROM_FIELD = re.compile(rb"^from[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 _UNREADABLE = (
@@ -119,12 +120,13 @@ class ParsedMail:
 def check_is_mail(raw: bytes) -> None:
     """Refuse data that is not a mail: no header section, a header section too large, or no
     From field. Everything else is accepted and read as well as it can be."""
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise NotMail("empty message")
-    first_line = raw.lstrip(b"\r\n").split(b"\n", 1)[0]
+    found = _FIRST_LINE.match(raw)
+    first_line = found[1] if found else b""
     if not _FIELD_NAME.match(first_line) and not first_line.startswith(b"From "):
         raise NotMail("no header section")
-    end = _header_end(raw)
+    end = header_end(raw)
     if end > MAX_HEADER_BYTES:
         raise NotMail("header section too large")
     # A scan, not the email parser: this runs for every message before its 250.
@@ -141,7 +143,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         log.warning("mail could not be parsed whole: %s", failure)
     try:
         # compat32 only splits the fields: it parses no value while splitting.
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[: _header_end(raw)])
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[: header_end(raw)])
         return _headers_only(headers, failure)
     except Exception as exc:
         log.warning("mail headers could not be parsed: %s", type(exc).__name__)
@@ -396,7 +398,9 @@ def _fallback(payload: bytes) -> str:
         return payload.decode("cp1250", errors="replace")
 
 
-def _header_end(raw: bytes) -> int:
-    """Where the header section ends (the first empty line), or the whole length."""
-    ends = [found for found in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if found >= 0]
-    return min(ends) if ends else len(raw)
+def header_end(raw: bytes) -> int:
+    """Where the header section ends (the first empty line), or the whole length. The bare-LF
+    search stops there too: on a CRLF mail it would otherwise scan the whole body."""
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
+    return lf if lf >= 0 else (crlf if crlf >= 0 else len(raw))

@@ -20,13 +20,12 @@ from gateway.metrics import Metrics
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import AfterCommit, Pipeline
 from gateway.pipeline.model import Inbound, Outcome, Stage
-from gateway.pipeline.replies import pick_language
 from gateway.storage.engine import writer_turn
 from gateway.storage.models import AutoReply, Conversation, InboundMail, SpooledMail
 from mail import threads
 from mail.auto_reply import is_automatic, under_rate_limit
 from mail.parse import ParsedMail, parse_mail, thread_ids
-from mail.sender_auth import SenderAuth, from_authentication_results, verify_dkim
+from mail.sender_auth import SenderAuth, aligned, from_authentication_results, verify_dkim
 from mail.spool import MAX_FAILURES, Spool, Waiting
 from policies import Channel, PolicySet
 
@@ -48,7 +47,6 @@ class _Prepared:
 class _Thread:
     conversation: str
     sender: str
-    language: str
 
 
 class MailProcessor:
@@ -120,7 +118,7 @@ class MailProcessor:
     async def _prepare(self, mail: Waiting) -> _Prepared:
         await asyncio.sleep(0)  # parsing is CPU work: let the SMTP sessions in between mails
         parsed = await self._parse(mail.raw)
-        return _Prepared(mail, parsed, await self._sender_authentication(mail.raw, parsed))
+        return _Prepared(mail, parsed, await self._sender_authentication(mail, parsed))
 
     async def _process_batch(
         self, batch: list[_Prepared]
@@ -184,7 +182,7 @@ class MailProcessor:
         )
         session.add(record)
         await session.flush()  # the unique key: a second node racing for this mail stops here
-        envelope_from = mail.envelope_from.strip().strip("<>").lower()
+        envelope_from = _envelope_sender(mail)
         thread = await self._thread(session, parsed, envelope_from)
         await threads.remember_message(session, parsed.message_id, thread.conversation, now)
         inbound = Inbound(
@@ -212,17 +210,21 @@ class MailProcessor:
             conversation = await session.get(Conversation, found)
             # A closed thread is not reopened: the client's new mail starts a new conversation.
             if conversation is not None and conversation.stage != Stage.CLOSED:
-                return _Thread(found, sender, conversation.language)
-        language = pick_language(
-            parsed.language_hint or self._policies.recognize(parsed.body).language
-        )
+                return _Thread(found, sender)
+        language = parsed.language_hint or self._policies.recognize(parsed.body).language
         opened = await self._pipeline.open_within(
             session, Channel.EMAIL, sender, language, parsed.subject
         )
-        return _Thread(opened.status.conversation, sender, language)
+        return _Thread(opened.status.conversation, sender)
 
-    async def _sender_authentication(self, raw: bytes, parsed: ParsedMail) -> SenderAuth:
-        smtp = self._settings.smtp
+    async def _sender_authentication(self, mail: Waiting, parsed: ParsedMail) -> SenderAuth:
+        """A verdict on the From domain, which counts only when that domain is the client's:
+        the client is the envelope sender, and an attacker's own signed From must not pass for
+        someone else's envelope."""
+        client = _envelope_sender(mail) or parsed.from_address or ""
+        if not aligned(client.rpartition("@")[2], parsed.from_domain):
+            return SenderAuth.NONE
+        smtp, raw = self._settings.smtp, mail.raw
         if smtp.trusted_authserv_id:
             result = from_authentication_results(raw, smtp.trusted_authserv_id, parsed.from_domain)
             if result is not SenderAuth.NONE or not smtp.verify_dkim:
@@ -257,3 +259,8 @@ class MailProcessor:
             references=parsed.references,
         )
         session.add(AutoReply(recipient=recipient, sent_at=self._clock.now()))
+
+
+def _envelope_sender(mail: Waiting) -> str:
+    """MAIL FROM as an address: the client of an e-mail conversation (empty for bounces)."""
+    return mail.envelope_from.strip().strip("<>").lower()

@@ -15,6 +15,8 @@ from enum import StrEnum
 import dkim
 from dkim.dnsplug import get_txt
 
+from mail.parse import header_end
+
 log = logging.getLogger(__name__)
 MAX_SIGNATURES = 5
 
@@ -56,7 +58,7 @@ def from_authentication_results(
 ) -> SenderAuth:
     """Only the topmost Authentication-Results fields count, and only while they carry our
     MTA's authserv-id: our MTA prepends its own, so any copy below it came with the mail."""
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[: header_end(raw)])
     verdicts: list[SenderAuth] = []
     for value in headers.get_all("Authentication-Results", []) or []:
         text = _without_comments(str(value)).lower()

@@ -121,17 +121,13 @@ class Spool:
 
     async def count_failure(self, mail_id: int) -> int:
         async with writer_turn(self.engine), self.engine.begin() as connection:
-            await connection.execute(
+            failures = await connection.scalar(
                 update(SpooledMail)
                 .where(SpooledMail.id == mail_id)
                 .values(failures=SpooledMail.failures + 1)
+                .returning(SpooledMail.failures)
             )
-            return int(
-                await connection.scalar(
-                    select(SpooledMail.failures).where(SpooledMail.id == mail_id)
-                )
-                or 0
-            )
+        return int(failures or 0)
 
     async def close(self) -> None:
         await self._rows.close()

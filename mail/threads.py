@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.pipeline.tickets import TICKET_PATTERN
 from gateway.storage.models import ChangeRequest, Conversation, MailThread
 from policies import Channel
 
-TICKET_IN_SUBJECT = re.compile(r"\[(T-[A-Z0-9]{6})\]")
+TICKET_IN_SUBJECT = re.compile(rf"\[({TICKET_PATTERN.pattern})\]")
 
 
 async def find_thread(

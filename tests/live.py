@@ -97,12 +97,7 @@ class ChatClient:
         return await self.sio.call("credentials", data, namespace="/chat", timeout=15)  # type: ignore[no-any-return]
 
     async def wait_for(self, condition: Any, timeout: float = 10) -> None:
-        async def until() -> None:
-            while not condition():
-                self._arrived.clear()
-                await self._arrived.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await wait_until(self._arrived, condition, timeout)
 
     @property
     def status(self) -> dict[str, Any]:
@@ -116,3 +111,14 @@ class ChatClient:
             await self.sio.disconnect()
         finally:
             await self.http.close()
+
+
+async def wait_until(arrived: asyncio.Event, condition: Any, timeout: float = 10) -> None:
+    """Re-check `condition` each time `arrived` is set, until it holds or `timeout` passes."""
+
+    async def until() -> None:
+        while not condition():
+            arrived.clear()
+            await arrived.wait()
+
+    await asyncio.wait_for(until(), timeout)

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clock import Clock
+from gateway.outbox.messages import plain_message
 from gateway.outbox.queue import Outbox
 from gateway.pipeline.replies import Replies
+from gateway.pipeline.tickets import TICKET_PATTERN
 from gateway.storage.models import Conversation, MailThread
 from policies import Channel
 
-_REPLY_PREFIX = re.compile(r"^\s*((re|odp|aw|fw|fwd|pd)\s*:\s*|\[T-[A-Z0-9]{6}\]\s*)+", re.I)
+_REPLY_PREFIX = re.compile(
+    rf"^\s*((re|odp|aw|fw|fwd|pd)\s*:\s*|\[{TICKET_PATTERN.pattern}\]\s*)+", re.I
+)
 MAX_REFERENCES = 10
 
 
@@ -53,20 +55,22 @@ class ClientMail:
             replying_to, references = await self._thread_of(session, conversation.id)
         footer = self._replies.render(conversation.language, "footer", Channel.EMAIL)
         to = recipient or conversation.client
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = to
-        message["Subject"] = " ".join(reply_subject(ticket, conversation.subject or "").split())
-        message["Date"] = format_datetime(now)
-        message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        headers = {}
         if automatic:
-            message["Auto-Submitted"] = "auto-replied"
-            message["X-Auto-Response-Suppress"] = "All"  # and Exchange does not answer in turn
+            headers["Auto-Submitted"] = "auto-replied"
+            headers["X-Auto-Response-Suppress"] = "All"  # and Exchange does not answer in turn
         if replying_to:
-            message["In-Reply-To"] = replying_to
             chain = [ref for ref in references if ref != replying_to][-MAX_REFERENCES:]
-            message["References"] = " ".join([*chain, replying_to])
-        message.set_content("\n\n".join([*texts, footer]) + "\n")
+            headers["In-Reply-To"] = replying_to
+            headers["References"] = " ".join([*chain, replying_to])
+        message = plain_message(
+            sender=self._sender,
+            to=to,
+            subject=reply_subject(ticket, conversation.subject or ""),
+            body="\n\n".join([*texts, footer]) + "\n",
+            now=now,
+            headers=headers,
+        )
         message["Content-Language"] = conversation.language  # set_content drops Content-*
         envelope_sender = "" if automatic else self._sender
         self._outbox.add_mail(

@@ -26,7 +26,6 @@ from gateway.pipeline.model import (
     ChatMessage,
     Inbound,
     Outcome,
-    RequestStatus,
     Stage,
     Status,
 )
@@ -41,7 +40,6 @@ from policies import Channel, PolicySet
 UnknownConversation = store.UnknownConversation
 AfterCommit = Callable[[], Awaitable[None]]
 QUIET_STEPS = frozenset({Step.NOTE, Step.REFUSE_CLOSED})
-HANDED_TO_STAFF = frozenset({RequestStatus.FORWARDED, RequestStatus.UNMATCHED})
 MAX_SUBJECT = 500  # the column's length
 
 
@@ -191,7 +189,7 @@ class Pipeline:
         await self.steps.run(step, turn, message)
         conversation.updated_at = self._clock.now()
         status = store.status_of(conversation, turn.request)
-        forwarded = turn.request is not None and turn.request.status in HANDED_TO_STAFF
+        forwarded = turn.request is not None and turn.request.status in store.HANDED_TO_STAFF
         language = conversation.language
 
         async def after_commit() -> None:

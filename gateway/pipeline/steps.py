@@ -133,20 +133,16 @@ class Steps:
         credentials = message.credentials
         if credentials is None:
             raise RuntimeError("verify step without credentials")
-        duties = Duties(**json.loads(request.duties))
-        by_mail = request.channel == Channel.EMAIL.value
-        if by_mail:  # what counts is the mail that carries the code
+        if request.channel == Channel.EMAIL.value:
+            # What counts is the mail that carries the code.
             request.sender_authentication = turn.inbound.sender_authentication
-        if (
-            by_mail
-            and duties.require_sender_authentication
-            and (request.sender_authentication != "pass")
-        ):
-            # The policy wants this kind of request only from an authenticated sender: no code
-            # is checked (so none is spent or counted), whatever the client sent.
-            turn.verified = False
-            await self._reply(turn, "sender_not_authenticated", ticket=request.ticket)
-            return
+            required = _duties(request).require_sender_authentication
+            if required and request.sender_authentication != "pass":
+                # The policy wants this kind of request only from an authenticated sender: no
+                # code is checked (so none is spent or counted), whatever the client sent.
+                turn.verified = False
+                await self._reply(turn, "sender_not_authenticated", ticket=request.ticket)
+                return
         allowed = await identification.holders(
             turn.session, request.identified_by, request.service, request.identifier_hash
         )
@@ -250,7 +246,7 @@ class Steps:
 
     async def _forward(self, turn: Turn, message: Analysis) -> Duties:
         request = self._held(turn)
-        duties = Duties(**json.loads(request.duties))
+        duties = _duties(request)
         original = None
         if request.inbound_mail_id is not None:
             mail = await turn.session.get(InboundMail, request.inbound_mail_id)
@@ -288,3 +284,8 @@ class Steps:
         return await store.add_message(
             session, conversation.id, Author.BOT, text, self._clock.now()
         )
+
+
+def _duties(request: ChangeRequest) -> Duties:
+    """The duties the policy attached when the request was held."""
+    return Duties(**json.loads(request.duties))

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.pipeline.model import Author, ChatMessage, RequestStatus, Stage, Status
 from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
 
+# A request staff have been given (a closed one was, too).
+HANDED_TO_STAFF = frozenset({RequestStatus.FORWARDED, RequestStatus.UNMATCHED})
+
 
 class UnknownConversation(LookupError):
     pass
@@ -72,9 +75,7 @@ async def has_forwarded(session: AsyncSession, conversation_id: str) -> bool:
     query = select(
         exists().where(
             ChangeRequest.conversation_id == conversation_id,
-            ChangeRequest.status.in_(
-                [RequestStatus.FORWARDED, RequestStatus.UNMATCHED, RequestStatus.CLOSED]
-            ),
+            ChangeRequest.status.in_([*HANDED_TO_STAFF, RequestStatus.CLOSED]),
         )
     )
     return bool(await session.scalar(query))

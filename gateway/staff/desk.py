@@ -32,7 +32,7 @@ MAX_REPLY_LENGTH = 4000
 MAX_ACTION_LENGTH = 2000
 STAFF_REQUEST_INTENT = "staff_request"
 # Verified first, then what needed less, then what is not actionable.
-_ORDER = {
+QUEUE_ORDER = {
     "verified": 0,
     "identified": 1,
     "not_required": 2,
@@ -96,7 +96,7 @@ class StaffDesk:
 
     async def queue(self, limit: int = 200) -> list[QueueEntry]:
         """Open requests, verified first; closed and withdrawn ones are in the transcripts."""
-        order = case(_ORDER, value=ChangeRequest.verification, else_=9)
+        order = case(QUEUE_ORDER, value=ChangeRequest.verification, else_=9)
         query = (
             select(ChangeRequest)
             .where(ChangeRequest.status.not_in([RequestStatus.CLOSED, RequestStatus.CANCELLED]))

@@ -37,7 +37,6 @@ class GroupCommitter:
         self,
         engine: AsyncEngine,
         table: Table,
-        max_batch: int = MAX_BATCH,
         linger: float = LINGER_SECONDS,
     ) -> None:
         """`linger`: how long a busy committer waits for more rows before it commits. Worth it
@@ -47,7 +46,6 @@ class GroupCommitter:
         self._linger = linger
         self._name = table.name
         self._insert: Insert = insert(table).returning(*table.primary_key.columns)
-        self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._connection: AsyncConnection | None = None
@@ -81,7 +79,7 @@ class GroupCommitter:
                 # When idle, or with one writer (who has nobody to wait for), rows go at once.
                 await asyncio.sleep(self._linger)
             # Whatever arrived while the last batch was committing rides along with this one.
-            while not self._queue.empty() and len(batch) < self._max_batch:
+            while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             last_commit, last_size = loop.time(), len(batch)
             try:

@@ -60,3 +60,17 @@ async def test_only_an_authenticated_sender_gets_the_code_checked(
     record = record_of(mail_gateway.to(STAFF)[0])
     assert record["sender_authentication"] == "pass"
     assert record["verification"] == "verified"
+
+
+async def test_a_signed_from_does_not_authenticate_someone_elses_envelope(
+    mail_gateway: MailGateway, clock: MovableClock
+) -> None:
+    """The attacker signs their own From; the envelope (the client) is the victim's."""
+    code = totp_for(JAN_SECRET).at(clock.now())
+    body = f"Please change the DNS of example.pl.\r\nLogin: jan.kowalski\r\nCode: {code}\r\n"
+    signed = f"Authentication-Results: {TRUSTED}; dkim=pass header.d=attacker.example\r\n"
+    mail = email("DNS", body, sender="me@attacker.example", headers=signed)
+    await mail_gateway.send(mail, sender="jan@example.com")
+    await mail_gateway.wait_for(lambda _: len(mail_gateway.to("jan@example.com")) == 1)
+    assert "could not be authenticated" in mail_gateway.to("jan@example.com")[0].get_content()
+    assert mail_gateway.to(STAFF) == []

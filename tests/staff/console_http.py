@@ -17,6 +17,7 @@ from gateway.core import Core
 from gateway.staff.users import add_staff_user
 from gateway.storage.models import StaffUser
 from tests.conftest import MovableClock
+from tests.live import wait_until
 
 STAFF_USER = "alice"
 STAFF_PASSWORD = "correct horse battery staple"
@@ -156,12 +157,7 @@ class StaffFeed:
         return [data for event, data in self.events if event == name]
 
     async def wait_for(self, condition: Any, timeout: float = 10) -> None:
-        async def until() -> None:
-            while not condition():
-                self._arrived.clear()
-                await self._arrived.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await wait_until(self._arrived, condition, timeout)
 
     @property
     def connected(self) -> bool:

@@ -13,6 +13,7 @@ from gateway.staff.console.context import CONSOLE, TEMPLATES
 from gateway.staff.console.cookies import FLASH_COOKIE, drop_cookie, read_flash
 from gateway.staff.console.csrf import session_token
 from gateway.staff.console.sessions import StaffIdentity
+from gateway.staff.desk import QUEUE_ORDER
 
 # What the queue and the conversation page show of a verification record, in this order.
 RECORD_FIELDS = (
@@ -25,8 +26,7 @@ RECORD_FIELDS = (
     "sender_authentication",
     "hash",
 )
-# The queue's order (the desk's): verified first, unverified last.
-VERIFICATION_ORDER = ("verified", "identified", "not_required", "unverified")
+VERIFICATION_ORDER = tuple(QUEUE_ORDER)  # the desk's: verified first, unverified last
 
 
 def templates() -> jinja2.Environment:

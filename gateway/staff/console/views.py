@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 
 from aiohttp import web
 
+from chat.widget import vendored_socketio
 from gateway.staff.console.context import CONSOLE
 from gateway.staff.console.cookies import LOGIN_COOKIE, set_cookie
 from gateway.staff.console.csrf import login_token, new_login_nonce
@@ -18,7 +18,6 @@ from gateway.staff.console.sessions import StaffIdentity
 from gateway.staff.desk import DeskError
 
 LOGIN_FORM_SECONDS = 30 * 60
-SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.MULTILINE)
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
@@ -32,12 +31,10 @@ STATIC_FILES = web.AppKey("staff_console_static", dict)
 
 
 def static_files() -> dict[str, StaticFile]:
-    """Read once when the app is built. The socket.io client is the very file the chat widget
-    ships, so both speak one version; its source-map line goes, as the map is not served."""
+    """Read once when the app is built; the socket.io client is the very file the widget ships."""
     ours = resources.files("gateway.staff.console").joinpath("static")
     texts = {name: ours.joinpath(name).read_text("utf-8") for name in ("console.js", "console.css")}
-    vendored = resources.files("chat").joinpath("static", "socket.io.min.js").read_text("utf-8")
-    texts["socket.io.min.js"] = SOURCE_MAP.sub("", vendored)
+    texts["socket.io.min.js"] = vendored_socketio()
     return {
         name: StaticFile(text.encode(), CONTENT_TYPES[name[name.rindex(".") :]])
         for name, text in texts.items()
