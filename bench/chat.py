@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from chat_load import run_load
 from procfs import free_port, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,32 +89,8 @@ def one_run(target: str, n: int, mode: str, duration: float) -> dict[str, Any]:
         try:
             time.sleep(0.5)
             idle = rss_kb(server.pid)
-            load = subprocess.run(
-                [
-                    PYTHON,
-                    str(ROOT / "bench" / "chat_load.py"),
-                    "--url",
-                    f"http://127.0.0.1:{port}",
-                    "--target",
-                    target,
-                    "--server-pid",
-                    str(server.pid),
-                    "--n",
-                    str(n),
-                    "--mode",
-                    mode,
-                    "--duration",
-                    str(duration),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=duration + 240,
-                check=False,
-            )
-            lines = [line for line in load.stdout.splitlines() if line.startswith("{")]
-            if not lines:
-                raise RuntimeError(f"load client failed: {load.stderr[-2000:]}")
-            result: dict[str, Any] = json.loads(lines[-1])
+            url = f"http://127.0.0.1:{port}"
+            result = run_load([url], [server.pid], target, n, mode, duration)
         finally:
             stop(server)
     result["rss_idle_kb"] = idle

@@ -16,6 +16,8 @@ import asyncio
 import json
 import random
 import statistics
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -151,22 +153,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector) as http:
         semaphore = asyncio.Semaphore(50)
 
-        async def one() -> Visitor:
+        async def one(url: str) -> Visitor:
             async with semaphore:
-                return await Visitor.connect(http, args.url, namespace, event, auth)
+                return await Visitor.connect(http, url, namespace, event, auth)
 
         started = time.perf_counter()
-        visitors = await asyncio.gather(*(one() for _ in range(args.n)))
+        # Several URLs (nodes): clients spread round robin, as a load balancer would.
+        urls = [args.url[i % len(args.url)] for i in range(args.n)]
+        visitors = await asyncio.gather(*(one(url) for url in urls))
         connect_s = time.perf_counter() - started
         if gateway:  # the first message hands each conversation to staff
             await asyncio.gather(
                 *(v.call({"text": "Hello, what are your opening hours?"}, 120) for v in visitors)
             )
         await asyncio.sleep(1.0)
-        rss_connected = rss_kb(args.server_pid)
+        rss_connected = sum(rss_kb(pid) or 0 for pid in args.server_pid)
         lats: list[float] = []
         errors: list[str] = []
-        cpu_before = cpu_seconds(args.server_pid)
+        cpu_before = sum(cpu_seconds(pid) for pid in args.server_pid)
         if args.mark_file:  # tells a profiler attached to the server that the load begins
             open(args.mark_file, "w").close()  # noqa: ASYNC230, SIM115 - an empty marker
         started = time.perf_counter()
@@ -177,7 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             runs = [paced(v, args.target, stop_at, args.interval, lats, errors) for v in visitors]
         await asyncio.gather(*runs)
         elapsed = time.perf_counter() - started
-        cpu_used = cpu_seconds(args.server_pid) - cpu_before
+        cpu_used = sum(cpu_seconds(pid) for pid in args.server_pid) - cpu_before
         await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
     return {
         "target": args.target,
@@ -197,11 +201,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_load(
+    urls: list[str], pids: list[int], target: str, n: int, mode: str, duration: float
+) -> dict[str, Any]:
+    """Runs this module as its own process (its CPU apart from the caller's); its result."""
+    load = subprocess.run(
+        [sys.executable, __file__, "--target", target, "--url", *urls]
+        + ["--server-pid", *map(str, pids), "--n", str(n), "--mode", mode]
+        + ["--duration", str(duration)],
+        capture_output=True,
+        text=True,
+        timeout=duration + 300,
+        check=False,
+    )
+    lines = [line for line in load.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"load client failed: {load.stderr[-2000:]}")
+    return dict(json.loads(lines[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", nargs="+", required=True, help="one per node")
     parser.add_argument("--target", choices=["gateway", "bare"], required=True)
-    parser.add_argument("--server-pid", type=int, required=True)
+    parser.add_argument("--server-pid", type=int, nargs="+", required=True, help="all nodes")
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--mode", choices=["closed", "paced"], default="closed")
     parser.add_argument("--duration", type=float, default=10.0)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pyotp
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +30,7 @@ from gateway.codes.totp import CHAT_WINDOW, new_secret  # noqa: E402
 from gateway.config import Settings, replace  # noqa: E402
 from gateway.core import open_core  # noqa: E402
 from gateway.storage.models import Account  # noqa: E402
+from tests.postgres import admin  # noqa: E402
 
 POSTGRES = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -42,15 +42,6 @@ def bare_verify_per_second(reps: int = 5, number: int = 5000) -> float:
     code = totp.now()
     runs = timeit.repeat(lambda: totp.verify(code, valid_window=1), repeat=reps, number=number)
     return number / statistics.median(runs)
-
-
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def measure(url: str, workdir: Path, accounts: int, concurrency: int) -> float:
@@ -123,7 +114,7 @@ async def main() -> None:
         for concurrency in args.concurrency:
             name = f"gw_bench_{uuid.uuid4().hex[:8]}"
             try:
-                await _admin(f'CREATE DATABASE "{name}"')
+                await admin(POSTGRES, f'CREATE DATABASE "{name}"')
             except Exception as exc:  # noqa: BLE001 - report and carry on
                 print(f"| PostgreSQL | {concurrency} | unavailable: {type(exc).__name__} | |")
                 continue
@@ -133,7 +124,7 @@ async def main() -> None:
                 rate = await measure(f"{base}/{name}", workdir, args.accounts, concurrency)
                 print(f"| PostgreSQL | {concurrency} | {rate:,.0f} | {rate / bare:.4f} |")
             finally:
-                await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin(POSTGRES, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ import socketio
 from chat.limits import RateLimiter
 from chat.wire import message_json, status_json
 from gateway.credentials import Credentials
+from gateway.logs import fields
+from gateway.metrics import Metrics
 from gateway.pipeline.conversations import Pipeline, UnknownConversation
 from gateway.pipeline.model import Author, ChatMessage, Inbound, Status
+from gateway.web.client_address import ClientAddress
 from policies import Channel
 
 log = logging.getLogger(__name__)
@@ -32,20 +35,28 @@ def _text(data: Any, key: str, limit: int) -> str | None:
 
 class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
-        self, pipeline: Callable[[], Pipeline], max_length: int, limiter: RateLimiter
+        self,
+        pipeline: Callable[[], Pipeline],
+        metrics: Callable[[], Metrics],
+        max_length: int,
+        limiter: RateLimiter,
+        addresses: ClientAddress,
     ) -> None:
-        """`pipeline` is looked up per event: the app opens it only once it starts."""
+        """`pipeline` and `metrics` are looked up per event: the app opens them only once it
+        starts."""
         super().__init__("/chat")
         self._pipeline_of = pipeline
+        self._metrics_of = metrics
         self._max_length = max_length
         self._limiter = limiter
+        self._addresses = addresses
 
     @property
     def _pipeline(self) -> Pipeline:
         return self._pipeline_of()
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        client = _peer(environ)
+        client = self._peer(environ)
         conversation = _text(auth, "conversation", MAX_ID_LENGTH)
         token = _text(auth, "token", MAX_FIELD_LENGTH)
         if conversation and token:
@@ -58,12 +69,17 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 Channel.CHAT, client, _text(auth, "language", 8)
             )
             status, token, history = opened.status, opened.resume_token, list(opened.replies)
-        session = {"conversation": status.conversation, "token": token, "client": client}
+        session = {"conversation": status.conversation, "client": client}
         await self.save_session(sid, session)
         await self.enter_room(sid, room(status.conversation))
         await self.emit("status", status_json(status, token), to=sid)
         for line in history:
             await self.emit("message", message_json(line), to=sid)
+        # Last: socket.io calls on_disconnect only for a connect that returned.
+        self._metrics_of().socketio_connections.labels("chat").inc()
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._metrics_of().socketio_connections.labels("chat").dec()
 
     async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
         text = data.get("text") if isinstance(data, dict) else None
@@ -96,11 +112,19 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except UnknownConversation:
             return {"error": "closed"}
         except Exception:
-            log.exception("chat turn failed")
+            # Type and frames only (gateway.logs): the exception's text may quote the client.
+            log.exception("chat turn failed", extra=fields(conversation=conversation))
             return {"error": "unavailable, please try again"}
         if outcome.error:
             return {"error": outcome.error}
         return {"id": outcome.message_id, "verified": outcome.verified}
+
+    def _peer(self, environ: dict[str, Any]) -> str:
+        """The client's IP for its verification record, seen through trusted proxies."""
+        request = environ.get("aiohttp.request")
+        remote = getattr(request, "remote", None)
+        forwarded = request.headers.get("X-Forwarded-For") if request is not None else None
+        return self._addresses.of(str(remote or ""), forwarded)
 
     # -- live events from the pipeline (EventHub subscriber) ------------------------------
 
@@ -109,19 +133,10 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.emit("message", message_json(message), room=room(conversation))
 
     async def status(self, status: Status) -> None:
-        """Each connected socket gets the status with the resume token it already holds."""
-        participants = self.server.manager.get_participants(
-            self.namespace, room(status.conversation)
-        )
-        for sid, _eio_sid in list(participants):
-            session = await self.get_session(sid)
-            await self.emit("status", status_json(status, session.get("token")), to=sid)
+        """To every socket of the conversation, on whichever node it is connected: the token
+        is the one any node states for it."""
+        token = self._pipeline.resume_token(status.conversation)
+        await self.emit("status", status_json(status, token), room=room(status.conversation))
 
     async def request(self, ticket: str) -> None:
         """Queue changes are for staff views."""
-
-
-def _peer(environ: dict[str, Any]) -> str:
-    request = environ.get("aiohttp.request")
-    remote = getattr(request, "remote", None)
-    return str(remote or "")

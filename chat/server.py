@@ -12,6 +12,8 @@ from chat.limits import RateLimiter, parse_rate
 from chat.namespace import ChatNamespace
 from gateway.config import Settings
 from gateway.pipeline.conversations import Pipeline
+from gateway.web.client_address import ClientAddress
+from gateway.web.keys import CORE
 
 MAX_PACKET_BYTES = 64 * 1024
 
@@ -30,6 +32,14 @@ def origin_check(allowed: list[str]) -> Callable[[str | None, dict[str, Any]], b
     return allow
 
 
+def client_manager(redis_url: str, prefix: str) -> socketio.AsyncManager:
+    """Alone: rooms in this process. With Redis: an emit to a room reaches its members on every
+    node, so staff on one node talk to a client connected to another."""
+    if not redis_url:
+        return socketio.AsyncManager()
+    return socketio.AsyncRedisManager(redis_url, channel=f"{prefix}-socketio")
+
+
 CHAT_NAMESPACE = web.AppKey("chat_namespace", ChatNamespace)
 SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
 
@@ -40,6 +50,7 @@ def attach_socketio(
     """Routes must exist before the app starts; the pipeline is opened later, on start-up."""
     server = socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=client_manager(settings.redis.url, settings.redis.prefix),
         cors_allowed_origins=origin_check(settings.chat.allowed_origins),
         max_http_buffer_size=MAX_PACKET_BYTES,
         logger=False,
@@ -47,8 +58,10 @@ def attach_socketio(
     )
     chat = ChatNamespace(
         pipeline,
+        lambda: app[CORE].metrics,
         settings.chat.max_message_length,
         RateLimiter(parse_rate(settings.chat.rate_limit)),
+        ClientAddress(settings.http.trusted_proxies),
     )
     server.register_namespace(chat)
     server.attach(app)

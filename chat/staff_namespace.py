@@ -16,11 +16,13 @@ from aiohttp import web
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from chat.wire import message_json, status_json
+from gateway.metrics import Metrics
 from gateway.pipeline.model import ChatMessage, Status
 from gateway.staff.console import CONSOLE, Console
 from gateway.staff.console.cookies import SESSION_COOKIE
 from gateway.staff.console.origin import foreign_origin
 from gateway.staff.desk import entry_json
+from gateway.web.keys import CORE
 
 STAFF_ROOM = "staff"
 STAFF_SOCKETIO_PATH = "staff/socket.io"
@@ -30,10 +32,12 @@ SESSION_RECHECK_SECONDS = 1.0
 
 
 class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, console: Callable[[], Console]) -> None:
-        """`console` is looked up per event: the app builds it only once it starts."""
+    def __init__(self, console: Callable[[], Console], metrics: Callable[[], Metrics]) -> None:
+        """`console` and `metrics` are looked up per event: the app builds them only once it
+        starts."""
         super().__init__("/staff")
         self._console_of = console
+        self._metrics_of = metrics
         self._watchers: dict[str, str] = {}  # sid -> session token hash
         self._checked_at = 0.0
 
@@ -48,9 +52,12 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise socketio.exceptions.ConnectionRefusedError("log in to the staff console")
         self._watchers[sid] = staff.token_hash
         await self.enter_room(sid, STAFF_ROOM)
+        # Last: socket.io calls on_disconnect only for a connect that returned.
+        self._metrics_of().socketio_connections.labels("staff").inc()
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._watchers.pop(sid, None)
+        self._metrics_of().socketio_connections.labels("staff").dec()
 
     # -- live events from the pipeline (EventHub subscriber) ------------------------------
 
@@ -100,7 +107,7 @@ STAFF_NAMESPACE = web.AppKey("staff_namespace", StaffNamespace)
 def attach_staff_namespace(server: socketio.AsyncServer, app: web.Application) -> StaffNamespace:
     """Register /staff on the chat's server and serve that server under /staff/socket.io/ too.
     The app subscribes it to the pipeline's events once the core is open (see chat_context)."""
-    namespace = StaffNamespace(lambda: app[CONSOLE])
+    namespace = StaffNamespace(lambda: app[CONSOLE], lambda: app[CORE].metrics)
     server.register_namespace(namespace)
     server.attach(app, socketio_path=STAFF_SOCKETIO_PATH)
     app[STAFF_NAMESPACE] = namespace

@@ -7,6 +7,7 @@ schema; anything the schema does not know is an error rather than a silently ign
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ class DatabaseSettings:
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
     url: str = ""
+    prefix: str = "gateway"  # of its pub/sub channels: two gateways may share one Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,10 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
+
+    def __post_init__(self) -> None:
+        _check_networks("http.trusted_proxies", self.trusted_proxies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,9 @@ class SmtpSettings:
     verify_dkim: bool = False  # check DKIM ourselves when no trusted MTA is in front
     process_mail: bool = True  # false: accept and spool only (another node processes)
     auto_replies_per_hour: int = 10  # per sender: a loop or a flood stays small, a dialogue fits
+
+    def __post_init__(self) -> None:
+        _check_networks("smtp.proxy_protocol_from", self.proxy_protocol_from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,48 @@ class PoliciesSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """How long client content is kept, in days (RODO/GDPR: no longer than it is needed); 0
+    keeps it forever. The hash chain holds only digests of content, so it outlives them."""
+
+    transcripts_days: int = 365  # transcripts, request and action texts of finished conversations
+    raw_messages_days: int = 90  # original e-mails and delivered outbox items (staff have copies)
+
+    def __post_init__(self) -> None:
+        for key in ("transcripts_days", "raw_messages_days"):
+            days = getattr(self, key)
+            if days < 0:
+                raise ConfigError(
+                    f"config key 'retention.{key}': expected 0 (keep forever) or a number of "
+                    f"days, got {days}"
+                )
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """The gateway's own log (gateway/logs.py): JSON lines for a log store, or text for a human
+    at a terminal. Other libraries stay at WARNING whatever the level."""
+
+    level: str = "info"
+    format: str = "json"
+
+    def __post_init__(self) -> None:
+        if self.level.lower() not in LOG_LEVELS:
+            raise ConfigError(
+                f"config key 'log.level': expected one of {', '.join(LOG_LEVELS)}, "
+                f"got {self.level!r}"
+            )
+        if self.format not in LOG_FORMATS:
+            raise ConfigError(
+                f"config key 'log.format': expected json or text, got {self.format!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -112,6 +163,8 @@ class Settings:
     panel: PanelSettings = field(default_factory=PanelSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     policies: PoliciesSettings = field(default_factory=PoliciesSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -195,6 +248,16 @@ def _parse_environment(key: str, kind: Any, text: str) -> Any:
                 raise ConfigError(f"config key '{key}': not a TOML array: {text!r}") from None
         return [item.strip() for item in stripped.split(",") if item.strip()]
     return text
+
+
+def _check_networks(key: str, networks: list[str]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"config key '{key}': {network!r} is not an IP address or network"
+            ) from None
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:

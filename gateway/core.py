@@ -27,6 +27,7 @@ from gateway.pipeline.events import EventHub
 from gateway.pipeline.forwarding import Forwarder
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
+from gateway.pipeline.resume import ResumeTokens
 from gateway.pipeline.steps import Steps
 from gateway.pipeline.transcript_writer import TranscriptWriter
 from gateway.storage.engine import create_engine, is_sqlite, session_factory, writer_turn
@@ -69,7 +70,7 @@ async def open_core(
     outbox = Outbox(clock)
     chain = AuditChain(keys, clock)
     notices = AccountNotices(settings.outbound.sender, outbox, clock)
-    verifier = CodeVerifier(keys.secret, clock, notices)
+    verifier = CodeVerifier(keys.all_secrets, clock, notices)
     forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
     replies = Replies()
     steps = Steps(verifier, forwarder, notices, replies, keys.identifier, clock, metrics)
@@ -77,7 +78,9 @@ async def open_core(
     # SQLite: one turn at a time, in line with every other writer of this process;
     # PostgreSQL: as many as its pool has connections.
     slots = writer_turn(engine) if is_sqlite(settings.database.url) else asyncio.Semaphore(10)
-    pipeline = Pipeline(sessions, policies, steps, EventHub(), writer, clock, slots)
+    pipeline = Pipeline(
+        sessions, policies, steps, EventHub(), writer, clock, slots, ResumeTokens(keys)
+    )
     try:
         if check_schema:
             await ensure_current(engine)

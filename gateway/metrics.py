@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from gateway.clock import Clock
 
 
 class Metrics:
@@ -34,7 +38,8 @@ class Metrics:
         )
         self.smtp_replies = Counter(
             "gateway_smtp_replies",
-            "SMTP replies by code: 250 accepted, 451 temporary failure, 550 not our address…",
+            "SMTP replies by code: 250 a mail taken (stored), and every refusal or failure, "
+            "e.g. 451 temporary failure, 550 not our address, 552 too large",
             ["code"],
             registry=self.registry,
         )
@@ -57,6 +62,24 @@ class Metrics:
             "Age of the oldest undelivered item",
             registry=self.registry,
         )
+        self.socketio_connections = Gauge(
+            "gateway_socketio_connections",
+            "Open socket.io connections on this node, by namespace: chat (visitors) or staff",
+            ["namespace"],
+            registry=self.registry,
+        )
+        for namespace in ("chat", "staff"):
+            self.socketio_connections.labels(namespace)  # present at 0 before the first one
+
+    def outbox_observed(self, depth: int, oldest: datetime | None, clock: Clock) -> None:
+        """What the outbox worker found. The age is worked out at each scrape, so an outbox
+        whose worker is stuck (the database away) shows as ever older, never as frozen."""
+        self.outbox_depth.set(depth)
+
+        def age() -> float:
+            return 0.0 if oldest is None else max((clock.now() - oldest).total_seconds(), 0.0)
+
+        self.outbox_oldest_age.set_function(age)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

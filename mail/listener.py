@@ -8,6 +8,7 @@ import asyncio
 import re
 import socket
 import ssl
+from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
 
@@ -47,6 +48,12 @@ class GatewaySMTP(SMTP):
             return str(await self.event_handler.handle_exception(error))
         except Exception:
             return TEMPORARY_FAILURE
+
+    async def push(self, status: AnyStr) -> None:
+        """Every reply passes here, the library's own refusals too: the metrics count them."""
+        await super().push(status)
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        self.event_handler.replied(text)
 
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:

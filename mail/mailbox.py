@@ -12,6 +12,7 @@ from typing import Any
 
 from aiosmtpd.smtp import Envelope, Session
 
+from gateway.lifecycle import InFlight
 from gateway.metrics import Metrics
 from mail.parse import NotMail, check_is_mail
 from mail.spool import Spool
@@ -33,6 +34,7 @@ class SupportMailbox:
         self._spool = spool
         self._metrics = metrics
         self._proxy_from = tuple(ipaddress.ip_network(net, strict=False) for net in proxy_from)
+        self.storing = InFlight()  # shutdown waits for these before closing the spool
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd finds hooks by this exact name
         self,
@@ -62,9 +64,10 @@ class SupportMailbox:
             return self._answer("554 5.6.0 Message is not a valid e-mail message")
         peer = _peer_address(session)
         try:
-            mail_id = await self._spool.store(
-                peer, envelope.mail_from or "", envelope.rcpt_tos, raw
-            )
+            with self.storing.track():
+                mail_id = await self._spool.store(
+                    peer, envelope.mail_from or "", envelope.rcpt_tos, raw
+                )
         except Exception as exc:
             log.error("could not store accepted mail: %s", type(exc).__name__)
             return self._answer(TEMPORARY_FAILURE)
@@ -85,8 +88,15 @@ class SupportMailbox:
         log.error("SMTP session failed: %s", type(error).__name__)
         return self._answer(TEMPORARY_FAILURE)
 
+    def replied(self, status: str) -> None:
+        """Every refusal and failure the session sends, ours or aiosmtpd's own (552 too large,
+        421 too many commands, 5xx syntax), counted as it goes out (GatewaySMTP.push)."""
+        if status[:1] in ("4", "5"):
+            self._metrics.smtp_replies.labels(status[:3]).inc()
+
     def _answer(self, status: str) -> str:
-        self._metrics.smtp_replies.labels(status[:3]).inc()
+        if status[:1] == "2":  # a mail taken; refusals are counted as they are sent (replied)
+            self._metrics.smtp_replies.labels(status[:3]).inc()
         return status
 
 

@@ -72,9 +72,11 @@ class MailProcessor:
         self._metrics = metrics
         self._spool = spool
 
-    async def run(self) -> None:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Until `stopping` is set; a batch under way commits first."""
+        stopping = stopping or asyncio.Event()
         loop = asyncio.get_running_loop()
-        while True:
+        while not stopping.is_set():
             self._spool.stored.clear()
             started, arrived_before = loop.time(), self._spool.stored_count
             try:

@@ -4,12 +4,13 @@ opened and closed with the app (aiohttp cleanup context), on the gateway's event
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.lifecycle import wind_down
+from gateway.web.draining import STOP_ACCEPTING
 from gateway.web.keys import CORE
 from mail.listener import start_listener
 from mail.mailbox import SupportMailbox
@@ -17,6 +18,8 @@ from mail.processor import MailProcessor
 from mail.spool import Spool
 
 log = logging.getLogger(__name__)
+STORE_GRACE_SECONDS = 1.0
+PROCESSOR_GRACE_SECONDS = 1.5
 SMTP_PORT = web.AppKey("smtp_port", int)
 SPOOL = web.AppKey("spool", Spool)
 
@@ -31,6 +34,8 @@ async def mail_context(app: web.Application) -> AsyncIterator[None]:
     server = await start_listener(settings.smtp, mailbox)
     app[SPOOL] = spool
     app[SMTP_PORT] = server.sockets[0].getsockname()[1]
+    app[STOP_ACCEPTING].append(server.close)
+    stopping = asyncio.Event()
     processor = None
     if settings.smtp.process_mail:
         processor = asyncio.create_task(
@@ -44,14 +49,14 @@ async def mail_context(app: web.Application) -> AsyncIterator[None]:
                 core.clock,
                 core.metrics,
                 spool,
-            ).run(),
+            ).run(stopping),
             name="mail-processor",
         )
     yield
-    # Stop taking new connections; a sender cut off before its 250 simply retries later.
+    # New connections stopped when draining began; a sender cut off before its 250 retries
+    # later. A message being stored gets its answer; the batch being processed commits.
     server.close()
+    await mailbox.storing.settled(STORE_GRACE_SECONDS)
     if processor is not None:
-        processor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await processor
+        await wind_down(processor, stopping, PROCESSOR_GRACE_SECONDS)
     await spool.close()

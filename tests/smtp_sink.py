@@ -22,6 +22,7 @@ def free_port() -> int:
 class SmtpSink:
     port: int = field(default_factory=free_port)
     envelopes: list[Envelope] = field(default_factory=list)
+    _parsed: list[Message] = field(default_factory=list)
     _server: asyncio.AbstractServer | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
@@ -42,7 +43,8 @@ class SmtpSink:
 
     @property
     def messages(self) -> list[Message]:
-        return [
-            message_from_bytes(bytes(e.original_content or b""), policy=policy.default)
-            for e in self.envelopes
-        ]
+        """Parsed once each: tests poll this while hundreds arrive."""
+        for envelope in self.envelopes[len(self._parsed) :]:
+            raw = bytes(envelope.original_content or b"")
+            self._parsed.append(message_from_bytes(raw, policy=policy.default))
+        return list(self._parsed)

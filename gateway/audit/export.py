@@ -1,5 +1,8 @@
 """The evidence bundle of one ticket, for a dispute: what was asked, what was said, who verified
-it and how, what staff did, and the hashes that tie it all into the chain."""
+it and how, what staff did, and the hashes that tie it all into the chain.
+
+After the retention period the texts are gone (`gateway.retention`): the bundle says so, shows
+them as null, and still gives the digests the chain holds for them."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit.chain import CHECKPOINT_ID, sha256_hex
+from gateway.audit.chain import CHECKPOINT_ID, CONTENT_FIELDS, sha256_hex
+from gateway.retention import is_purged
 from gateway.storage.models import AuditRecord, ChainCheckpoint, ChangeRequest, TranscriptMessage
 
 
@@ -25,11 +29,13 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
     request = await session.scalar(select(ChangeRequest).where(ChangeRequest.ticket == ticket))
     if request is None:
         raise UnknownTicket(ticket)
-    transcript = await session.scalars(
-        select(TranscriptMessage)
-        .where(TranscriptMessage.conversation_id == request.conversation_id)
-        .order_by(TranscriptMessage.id)
-    )
+    transcript = (
+        await session.scalars(
+            select(TranscriptMessage)
+            .where(TranscriptMessage.conversation_id == request.conversation_id)
+            .order_by(TranscriptMessage.id)
+        )
+    ).all()
     records = (
         await session.scalars(
             select(AuditRecord).where(AuditRecord.ticket == ticket).order_by(AuditRecord.seq)
@@ -46,19 +52,31 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
         }
         for row in records
     ]
+    verification = next((r for r in links if r["kind"] == "verification"), None)
+    # The transcript's first line, the recording notice, is never empty until it is purged.
+    purged = any(is_purged(row.text) for row in transcript) or is_purged(request.action_text)
+    fields = {
+        column.name: _iso(getattr(request, column.key))
+        for column in ChangeRequest.__table__.columns
+        if column.key not in ("id", "identifier_hash", "account_id")
+    }
+    for name in CONTENT_FIELDS:
+        if purged and is_purged(fields[name]):
+            fields[name] = None
     return {
         "ticket": ticket,
-        "request": {
-            column.name: _iso(getattr(request, column.key))
-            for column in ChangeRequest.__table__.columns
-            if column.key not in ("id", "identifier_hash", "account_id")
-        },
-        "request_text_sha256": sha256_hex(request.request_text or ""),
+        "content_purged": purged,
+        "request": fields,
+        "request_text_sha256": _request_digest(request, verification, purged),
         "transcript": [
-            {"author": row.author, "text": row.text, "ts": _iso(row.created_at)}
+            {
+                "author": row.author,
+                "text": None if is_purged(row.text) else row.text,
+                "ts": _iso(row.created_at),
+            }
             for row in transcript
         ],
-        "verification_record": next((r for r in links if r["kind"] == "verification"), None),
+        "verification_record": verification,
         "staff_actions": [r for r in links if r["kind"] == "action"],
         "chain_head": (
             {"record_id": checkpoint.seq, "hash": checkpoint.hash} if checkpoint else None
@@ -67,6 +85,21 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
             "hash = SHA-256 of chained_body as stored (canonical JSON, keys sorted, no spaces); "
             "chained_body.prev_hash is the hash of the record before it; content fields appear "
             "as *_sha256 of the text (compare request_text_sha256); `gateway audit verify` "
-            "checks the whole chain up to chain_head."
+            "checks the whole chain up to chain_head. content_purged: the texts were removed "
+            "after their retention period and show as null; the chain keeps their digests, so "
+            "every hash above still checks."
         ),
     }
+
+
+def _request_digest(
+    request: ChangeRequest, verification: dict[str, Any] | None, purged: bool
+) -> str | None:
+    """The digest of the request's text: computed while the text is kept; once it is purged,
+    the one the verification record chained (None if the request was never forwarded)."""
+    if not (purged and is_purged(request.request_text)):
+        return sha256_hex(request.request_text or "")
+    if verification is None:
+        return None
+    digest = verification["chained_body"].get("request_text_sha256")
+    return digest if isinstance(digest, str) else None

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.cli import accounts, audit, operate
+from gateway.cli import accounts, audit, operate, retention
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.outbox.transports import OutboundConfigError
 from gateway.storage.schema import SchemaOutOfDate
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     operate.register(commands)
     accounts.register(commands)
     audit.register(commands)
+    retention.register(commands)
     return parser
 
 

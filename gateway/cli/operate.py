@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 from typing import Any
 
 from aiohttp import web
@@ -14,11 +15,15 @@ from gateway.audit.chain import ensure_checkpoint
 from gateway.cli.demo import DemoLogins, seed_demo
 from gateway.config import Settings, replace
 from gateway.core import open_core
+from gateway.logs import configure_logging
 from gateway.outbox.transports import mail_transport
 from gateway.storage.schema import upgrade
 from gateway.web.app import create_app
+from gateway.web.draining import begin_draining
 
-SHUTDOWN_SECONDS = 8.0
+DRAIN_NOTICE_SECONDS = 0.5  # long enough for a load balancer polling /readyz to notice
+HTTP_GRACE_SECONDS = 2.5  # in-flight HTTP requests (staff actions, panel API)
+log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 50_000
 
 
@@ -56,26 +61,37 @@ async def _check_schema(settings: Settings) -> None:
 
 
 def run(settings: Settings, banner: str = "") -> None:
-    """Serve until SIGINT or SIGTERM; in-flight requests get SHUTDOWN_SECONDS to finish."""
+    """Serve until SIGINT or SIGTERM, then drain (see `serve_until_stopped`)."""
     tune_garbage_collector()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # aiosmtpd logs every command at INFO, senders and recipients included (its logger is
-    # "mail.log", unrelated to our `mail` package).
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # JSON lines on stderr; aiosmtpd's "mail.log" (senders and recipients at INFO), the access
+    # log and alembic stay quiet (gateway.logs.QUIETER).
+    configure_logging(settings)
+    banner = banner or f"gateway listening on http://{settings.http.host}:{settings.http.port}/"
+    asyncio.run(serve_until_stopped(settings, banner))
 
-    def announce(line: str) -> None:
-        print(banner or f"gateway listening on http://{settings.http.host}:{settings.http.port}/")
 
-    web.run_app(
-        create_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        shutdown_timeout=SHUTDOWN_SECONDS,
-        print=announce,
-        access_log=None,
-    )
+async def serve_until_stopped(settings: Settings, banner: str) -> None:
+    """The stop, within 10 s of the signal: /readyz says 503 and SMTP stops accepting at once;
+    after DRAIN_NOTICE_SECONDS HTTP stops accepting, chat connections are cut (browsers
+    reconnect through the load balancer and resume elsewhere), turns and requests under way
+    finish, the mail batch and outbox pass under way commit, and the database closes."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=HTTP_GRACE_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        print(banner, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping: draining")
+        begin_draining(app)
+        await asyncio.sleep(DRAIN_NOTICE_SECONDS)
+    finally:
+        await runner.cleanup()
+    log.info("stopped")
 
 
 def tune_garbage_collector() -> None:

@@ -66,8 +66,12 @@ class _Match:
 
 
 class CodeVerifier:
-    def __init__(self, secret_key: bytes, clock: Clock, notifier: LockoutNotifier) -> None:
-        self._secret_key = secret_key
+    def __init__(
+        self, secret_keys: tuple[bytes, ...], clock: Clock, notifier: LockoutNotifier
+    ) -> None:
+        """`secret_keys`: current first, then retired ones, so a panel code issued just before
+        a key rotation still works for the rest of its 15 minutes."""
+        self._secret_keys = secret_keys
         self._clock = clock
         self._notifier = notifier
 
@@ -130,7 +134,7 @@ class CodeVerifier:
     async def _find_panel_code(
         self, session: AsyncSession, account: Account, code: str, now: datetime
     ) -> PanelCode | None:
-        wanted = panel_code_hash(self._secret_key, account.id, code).encode()
+        wanted = [panel_code_hash(key, account.id, code).encode() for key in self._secret_keys]
         active = await session.scalars(
             select(PanelCode).where(
                 PanelCode.account_id == account.id,
@@ -140,8 +144,9 @@ class CodeVerifier:
         )
         found = None
         for candidate in active:
-            if hmac.compare_digest(candidate.code_hash.encode(), wanted):
-                found = candidate
+            for hashed in wanted:
+                if hmac.compare_digest(candidate.code_hash.encode(), hashed):
+                    found = candidate
         return found
 
     async def _spend(

@@ -20,6 +20,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.clock import Clock
+from gateway.logs import fields
+from gateway.metrics import Metrics
 from gateway.outbox.queue import DeliveryKind, Outbox
 from gateway.outbox.transports import MailTransport
 from gateway.outbox.webhook import WebhookSender
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
+# How often the gauges are refreshed while nothing is being delivered; after a pass that did
+# something they are refreshed at once.
+OBSERVE_IDLE_SECONDS = 10.0
 BATCH = 20
 MAX_BACKOFF_SECONDS = 3600
 
@@ -48,19 +53,26 @@ class OutboxWorker:
         mail: MailTransport,
         webhook: WebhookSender | None,
         write_turn: AbstractAsyncContextManager[Any] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`metrics`, when given, gets the outbox's depth and oldest item as `run` goes."""
         self._sessions = sessions
+        self._metrics = metrics
+        self._observed_at: float | None = None
         self._write_turn = write_turn or contextlib.nullcontext()
         self._outbox = outbox
         self._clock = clock
         self._mail = mail
         self._webhook = webhook
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Until `stopping` is set: a pass under way finishes, so nothing sent goes unmarked."""
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             self._outbox.work_added.clear()
             try:
                 delivered = await self.deliver_due()
+                await self._observe_now_and_then(delivered)
             except Exception:
                 log.exception("outbox pass failed")
                 delivered = 0
@@ -78,6 +90,21 @@ class OutboxWorker:
             tries = [attempts.create_task(self._attempt(item)) for item in items]
         await self._finish([attempt.result() for attempt in tries])
         return len(items)
+
+    async def observe(self) -> None:
+        """Refresh the outbox gauges from the database: every node sees the whole outbox."""
+        if self._metrics is None:
+            return
+        async with self._write_turn, self._sessions() as session:
+            depth, oldest = await outbox_backlog(session)
+        self._metrics.outbox_observed(depth, oldest, self._clock)
+
+    async def _observe_now_and_then(self, delivered: int) -> None:
+        now = asyncio.get_running_loop().time()
+        since = None if self._observed_at is None else now - self._observed_at
+        if delivered or since is None or since >= OBSERVE_IDLE_SECONDS:
+            self._observed_at = now
+            await self.observe()
 
     async def _lease(self) -> list[OutboxItem]:
         now = self._clock.now()
@@ -105,7 +132,14 @@ class OutboxWorker:
             await self._deliver(item)
         except Exception as exc:  # every failure is retried
             error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("outbox item %s failed (attempt %s): %s", item.id, item.attempts + 1, error)
+            # The full text stays with the item (last_error); the log gets the type alone: a
+            # relay's refusal names the recipient, a client's address.
+            log.warning(
+                "outbox delivery failed",
+                extra=fields(
+                    item=item.id, kind=item.kind, attempt=item.attempts + 1, error=_kind_of(exc)
+                ),
+            )
             return item, error
         return item, None
 
@@ -140,8 +174,17 @@ class OutboxWorker:
                 )
 
 
-async def outbox_depth(session: AsyncSession, now: datetime) -> tuple[int, float]:
-    """Undelivered items and the age in seconds of the oldest, for metrics and alerts."""
+def _kind_of(exc: Exception) -> str:
+    """The exception's type, with the status a relay or helpdesk answered when there is one."""
+    for attribute in ("code", "status"):
+        status = getattr(exc, attribute, None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return f"{type(exc).__name__} {status}"
+    return type(exc).__name__
+
+
+async def outbox_backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Undelivered items and when the oldest was queued, for metrics and alerts."""
     count, oldest = (
         await session.execute(
             select(func.count(OutboxItem.id), func.min(OutboxItem.created_at)).where(
@@ -149,4 +192,4 @@ async def outbox_depth(session: AsyncSession, now: datetime) -> tuple[int, float
             )
         )
     ).one()
-    return int(count), 0.0 if oldest is None else (now - oldest).total_seconds()
+    return int(count), oldest

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.clock import Clock
+from gateway.lifecycle import InFlight
 from gateway.pipeline import store
 from gateway.pipeline.analysis import Analysis, analyse
 from gateway.pipeline.dialogue import Situation, Step, next_step
@@ -30,6 +31,7 @@ from gateway.pipeline.model import (
     Status,
 )
 from gateway.pipeline.replies import pick_language
+from gateway.pipeline.resume import ResumeTokens
 from gateway.pipeline.states import ConversationStates, can_take_note
 from gateway.pipeline.steps import Steps, Turn
 from gateway.pipeline.transcript_writer import TranscriptWriter
@@ -60,6 +62,7 @@ class Pipeline:
         writer: TranscriptWriter,
         clock: Clock,
         db_slots: AbstractAsyncContextManager[Any],
+        tokens: ResumeTokens,
     ) -> None:
         """`db_slots` bounds the turns holding a database session at once: a burst of a
         thousand new chats then waits in line cheaply instead of each holding a session (and
@@ -71,8 +74,10 @@ class Pipeline:
         self._clock = clock
         self._writer = writer
         self._db_slots = db_slots
-        self._states = ConversationStates()
-        events.subscribe(self._states)
+        self._tokens = tokens
+        self.states = ConversationStates()
+        self.turns = InFlight()  # shutdown lets these commit before closing the database
+        events.subscribe(self.states)
         # A lock lives only while a turn holds or awaits it.
         self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -82,9 +87,10 @@ class Pipeline:
         self, channel: Channel, client: str = "", language: str | None = None
     ) -> Opened:
         """A new conversation whose first message is the notice that it is recorded."""
-        async with self._db_slots, self._sessions.begin() as session:
-            opened = await self.open_within(session, channel, client, language)
-        self._states.remember(opened.status, with_staff=False, language=pick_language(language))
+        with self.turns.track():
+            async with self._db_slots, self._sessions.begin() as session:
+                opened = await self.open_within(session, channel, client, language)
+        self.states.remember(opened.status, with_staff=False, language=pick_language(language))
         return opened
 
     async def open_within(
@@ -96,7 +102,7 @@ class Pipeline:
         subject: str | None = None,
     ) -> Opened:
         conversation, token = store.new_conversation(
-            channel.value, client, pick_language(language), self._clock.now()
+            channel.value, client, pick_language(language), self._clock.now(), self._tokens
         )
         conversation.subject = subject[:MAX_SUBJECT] if subject else None
         session.add(conversation)
@@ -107,9 +113,13 @@ class Pipeline:
         """The conversation's status if the token is its resume token, else None."""
         async with self._db_slots, self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or not store.token_matches(conversation, token):
+            if conversation is None or not self._tokens.matches(conversation, token):
                 return None
             return store.status_of(conversation, await store.active_request(session, conversation))
+
+    def resume_token(self, conversation_id: str) -> str:
+        """What a client must present to resume; any node states the same one."""
+        return self._tokens.issue(conversation_id)
 
     async def status(self, conversation_id: str) -> Status:
         async with self._db_slots, self._sessions() as session:
@@ -142,14 +152,18 @@ class Pipeline:
         lock = self._turn_locks.get(inbound.conversation)
         if lock is None:
             lock = self._turn_locks[inbound.conversation] = asyncio.Lock()
-        async with lock:
-            message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
-            known = self._states.get(inbound.conversation)
-            if inbound.text and can_take_note(known) and known is not None:
-                situation = Situation(known.status.stage, with_staff=True)
-                if next_step(situation, message) is Step.NOTE:
-                    return await self._note(inbound, known.status)
-            return await self._full_turn(inbound, message)
+        with self.turns.track():
+            async with lock:
+                return await self._handle_in_turn(inbound)
+
+    async def _handle_in_turn(self, inbound: Inbound) -> Outcome:
+        message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
+        known = self.states.get(inbound.conversation)
+        if inbound.text and can_take_note(known) and known is not None:
+            situation = Situation(known.status.stage, with_staff=True)
+            if next_step(situation, message) is Step.NOTE:
+                return await self._note(inbound, known.status)
+        return await self._full_turn(inbound, message)
 
     async def _note(self, inbound: Inbound, status: Status) -> Outcome:
         """The common turn — more words for staff who already have the conversation — without
@@ -193,7 +207,7 @@ class Pipeline:
         language = conversation.language
 
         async def after_commit() -> None:
-            self._states.remember(status, with_staff or forwarded, language)
+            self.states.remember(status, with_staff or forwarded, language)
             await self._publish(status, said, turn, step)
 
         message_id = said.id if said else None

@@ -29,14 +29,28 @@ class ConversationStates:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._known: OrderedDict[str, KnownState] = OrderedDict()
         self._max_entries = max_entries
+        self._trusted = True
+
+    def trust(self, trusted: bool) -> None:
+        """Off while this node may miss another node's changes (see peer_status)."""
+        self._trusted = trusted
+        if not trusted:
+            self._known.clear()
+
+    def clear(self) -> None:
+        self._known.clear()
 
     def get(self, conversation: str) -> KnownState | None:
+        if not self._trusted:
+            return None
         state = self._known.get(conversation)
         if state is not None:
             self._known.move_to_end(conversation)
         return state
 
     def remember(self, status: Status, with_staff: bool, language: str) -> None:
+        if not self._trusted:
+            return
         self._known[status.conversation] = KnownState(status, with_staff, language)
         self._known.move_to_end(status.conversation)
         while len(self._known) > self._max_entries:

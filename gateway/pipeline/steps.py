@@ -77,6 +77,8 @@ class Steps:
 
     async def _step_stay_locked(self, turn: Turn, message: Analysis) -> None:
         turn.verified = False if message.credentials else None
+        if message.credentials is not None:
+            self._count_refusal(turn, "conversation_locked")  # no code is checked any more
         await self._reply(turn, "locked")
 
     async def _step_note(self, turn: Turn, message: Analysis) -> None:
@@ -141,6 +143,7 @@ class Steps:
                 # The policy wants this kind of request only from an authenticated sender: no
                 # code is checked (so none is spent or counted), whatever the client sent.
                 turn.verified = False
+                self._count_refusal(turn, "sender_not_authenticated")
                 await self._reply(turn, "sender_not_authenticated", ticket=request.ticket)
                 return
         allowed = await identification.holders(
@@ -184,6 +187,10 @@ class Steps:
             await self._reply(turn, "verification_failed", remaining=remaining)
 
     # -- the pieces the steps share ---------------------------------------------------------
+
+    def _count_refusal(self, turn: Turn, reason: str) -> None:
+        """Credentials refused before any code check: still a verification that failed."""
+        self._metrics.verifications.labels(turn.inbound.channel.value, "rejected", reason).inc()
 
     def _identification(self, message: Analysis) -> identification.Identification | None:
         if message.services:

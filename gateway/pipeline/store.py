@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import datetime
 
@@ -11,6 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.pipeline.model import Author, ChatMessage, RequestStatus, Stage, Status
+from gateway.pipeline.resume import ResumeTokens, token_hash
 from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
 
 # A request staff have been given (a closed one was, too).
@@ -21,17 +20,14 @@ class UnknownConversation(LookupError):
     pass
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_conversation(
-    channel: str, client: str, language: str, now: datetime
+    channel: str, client: str, language: str, now: datetime, tokens: ResumeTokens
 ) -> tuple[Conversation, str]:
     """A conversation and its resume token; only the token's hash is kept."""
-    token = secrets.token_urlsafe(32)
+    conversation_id = secrets.token_urlsafe(16)
+    token = tokens.issue(conversation_id)
     conversation = Conversation(
-        id=secrets.token_urlsafe(16),
+        id=conversation_id,
         channel=channel,
         client=client[:320],
         language=language,
@@ -42,10 +38,6 @@ def new_conversation(
         updated_at=now,
     )
     return conversation, token
-
-
-def token_matches(conversation: Conversation, token: str) -> bool:
-    return hmac.compare_digest(conversation.resume_token_hash, token_hash(token))
 
 
 async def locked_conversation(session: AsyncSession, conversation_id: str) -> Conversation:

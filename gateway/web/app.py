@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
 
 from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio
 from chat.staff_namespace import STAFF_NAMESPACE, attach_staff_namespace
@@ -18,15 +19,19 @@ from gateway.audit.chain import ensure_checkpoint
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.core import open_core
+from gateway.lifecycle import wind_down
 from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
 from gateway.outbox.worker import OutboxWorker
+from gateway.pipeline.peer_status import PeerStatus
 from gateway.staff.console import register_console
 from gateway.storage.engine import writer_turn
-from gateway.web import health, metrics, panel_api
+from gateway.web import draining, health, metrics, panel_api
 from gateway.web.keys import CLOCK, CORE, SETTINGS
 from mail.server import mail_context
 
+TURN_GRACE_SECONDS = 1.5
+OUTBOX_GRACE_SECONDS = 2.0
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -47,14 +52,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
+    draining.prepare(app)
     app.cleanup_ctx.append(core_context)
+    app.cleanup_ctx.append(peers_context)
     app.cleanup_ctx.append(outbox_context)
     app.cleanup_ctx.append(chat_context)
     app.cleanup_ctx.append(mail_context)
     attach_socketio(app, settings, lambda: app[CORE].pipeline)
     attach_staff_namespace(app[SOCKETIO], app)
+    app.on_shutdown.append(settle_turns)
     register_console(app)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.metrics)
     app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
     register_widget(app)
@@ -67,6 +76,31 @@ async def core_context(app: web.Application) -> AsyncIterator[None]:
             await ensure_checkpoint(session, core.keys)
         app[CORE] = core
         yield
+
+
+async def peers_context(app: web.Application) -> AsyncIterator[None]:
+    """With Redis (several nodes): tell each other of stage changes; /readyz checks it too."""
+    settings = app[SETTINGS].redis
+    if not settings.url:
+        yield
+        return
+    redis = Redis.from_url(settings.url)
+    pipeline = app[CORE].pipeline
+    peers = PeerStatus(redis, settings.prefix, pipeline.states)
+    pipeline.events.subscribe(peers)
+    app[health.REDIS] = redis
+    task = asyncio.create_task(peers.run(), name="peer-status")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await redis.aclose()
+
+
+async def settle_turns(app: web.Application) -> None:
+    """After the chat connections are cut (chat.server.drop_connections): let the turns they
+    started commit, so a client resuming on another node finds them in its transcript."""
+    await app[CORE].pipeline.turns.settled(TURN_GRACE_SECONDS)
 
 
 async def chat_context(app: web.Application) -> AsyncIterator[None]:
@@ -93,9 +127,9 @@ async def outbox_context(app: web.Application) -> AsyncIterator[None]:
             mail_transport(settings.outbound.smtp),
             webhook,
             writer_turn(core.engine),
+            metrics=core.metrics,
         )
-        task = asyncio.create_task(worker.run(), name="outbox-worker")
+        stopping = asyncio.Event()
+        task = asyncio.create_task(worker.run(stopping), name="outbox-worker")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await wind_down(task, stopping, OUTBOX_GRACE_SECONDS)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.codes.totp import totp_for
 from gateway.config import Settings, replace
-from gateway.storage.models import OutboxItem
+from gateway.storage.models import Conversation, OutboxItem
 from tests.conftest import MovableClock
 from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET, seed_clients
 from tests.live import ChatClient, LiveGateway, live_gateway
@@ -218,3 +218,22 @@ async def test_a_change_request_verified_with_a_panel_code_bound_to_its_ticket(
         assert all(code not in message["text"] for message in visitor.messages)
     finally:
         await visitor.close()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"),
+    [(["127.0.0.0/8"], "198.51.100.7"), ([], "127.0.0.1"), (["10.0.0.0/8"], "127.0.0.1")],
+)
+async def test_the_client_address_behind_trusted_proxies(
+    settings: Settings, clock: MovableClock, trusted: list[str], expected: str
+) -> None:
+    """The verification record names the browser's address, not nginx's, and only when the
+    connection came from a proxy the operator listed."""
+    settings = replace(settings, http={"trusted_proxies": trusted})
+    async with live_gateway(settings, clock) as live:
+        headers = {"X-Forwarded-For": "192.0.2.1, 198.51.100.7"}
+        visitor = await ChatClient(live.url, headers=headers).connect()
+        await visitor.close()
+        async with live.core.sessions() as session:
+            recorded = await session.get(Conversation, visitor.status["conversation"])
+        assert recorded is not None and recorded.client == expected

@@ -160,7 +160,7 @@ async def test_concurrent_checks_of_one_code_admit_exactly_one(
     """Twenty connections, each its own engine, race to spend the same TOTP and panel code."""
     notices = AccountNotices("support@example.net", core.outbox, clock)
     engines = [create_engine(settings.database.url) for _ in range(20)]
-    verifier = CodeVerifier(core.keys.secret, clock, notices)
+    verifier = CodeVerifier(core.keys.all_secrets, clock, notices)
 
     async def one(engine, code: str) -> bool:  # type: ignore[no-untyped-def]
         async with session_factory(engine).begin() as session:

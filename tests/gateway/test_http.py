@@ -16,9 +16,10 @@ from gateway.core import Core
 from gateway.pipeline.model import Stage
 from gateway.web.app import create_app
 from gateway.web.keys import CORE
-from tests.conftest import MovableClock, _admin
+from tests.conftest import POSTGRES_URL, MovableClock
 from tests.gateway.conftest import seed_clients
 from tests.gateway.memory_channel import MemoryChat
+from tests.postgres import admin
 
 API_KEY = "panel-test-key-0123456789"
 
@@ -53,14 +54,14 @@ async def test_health_is_503_when_the_database_is_gone(http: TestClient) -> None
         database.unlink()
         database.mkdir()  # a directory where the file was: SQLite cannot open it
     else:
-        await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+        await admin(POSTGRES_URL, f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
     try:
         response = await http.get("/healthz")
         assert response.status == 503
         assert (await response.json())["status"] == "unavailable"
     finally:
         if url.get_backend_name() != "sqlite":
-            await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+            await admin(POSTGRES_URL, f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
 
 
 async def test_panel_api_issues_a_code_that_verifies_once(http: TestClient) -> None:
