@@ -7,11 +7,13 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from redis.asyncio import Redis
 
 from chat.limits import RateLimiter, parse_rate
 from chat.namespace import ChatNamespace
 from gateway.config import Settings
 from gateway.pipeline.conversations import Pipeline
+from gateway.storage.redis_client import redis_pool
 from gateway.web.client_address import ClientAddress
 from gateway.web.keys import CORE
 
@@ -37,7 +39,25 @@ def client_manager(redis_url: str, prefix: str) -> socketio.AsyncManager:
     node, so staff on one node talk to a client connected to another."""
     if not redis_url:
         return socketio.AsyncManager()
-    return socketio.AsyncRedisManager(redis_url, channel=f"{prefix}-socketio")
+    return RedisManager(redis_url, channel=f"{prefix}-socketio")
+
+
+class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager on one waiting pool for its whole life: its own
+    reconnection builds a new client each time and leaves the old one's connections open
+    (gateway.storage.redis_client says when that happens)."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(url, channel=channel)
+        self._pool = redis_pool(url)
+
+    def _redis_connect(self) -> None:
+        self.redis = Redis(connection_pool=self._pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    async def close(self) -> None:
+        await self._pool.disconnect()
 
 
 CHAT_NAMESPACE = web.AppKey("chat_namespace", ChatNamespace)

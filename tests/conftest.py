@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,6 +20,7 @@ from tests.postgres import postgres_database
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1"
 
 
@@ -100,3 +102,29 @@ async def core(settings: Settings, clock: MovableClock) -> AsyncIterator[object]
     await migrate(settings)
     async with open_core(settings, clock) as opened:
         yield opened
+
+
+def _redis_problem() -> str | None:
+    async def probe() -> None:
+        redis = Redis.from_url(REDIS_URL)
+        try:
+            await asyncio.wait_for(redis.ping(), 3)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def services(postgres_available: bool) -> None:
+    problem = _redis_problem()
+    if problem is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis at {REDIS_URL} is required but unreachable: {problem}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
+    if not postgres_available:
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL} (set GATEWAY_REQUIRE_SERVICES=1)")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import compat32
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +22,7 @@ from gateway.metrics import Metrics
 from gateway.outbox.messages import plain_message
 from gateway.outbox.queue import Outbox
 from gateway.pipeline.model import RequestStatus, Verification
+from gateway.pipeline.staff_copy import masked_original
 from gateway.storage.models import ChangeRequest, Conversation
 from policies import Duties
 
@@ -134,9 +133,8 @@ class Forwarder:
             filename="verification.json",
         )
         if original is not None:
-            # message/rfc822 must carry the message itself, not base64 of it; compat32 parses
-            # leniently and writes the header lines back as they came.
-            message.add_attachment(message_from_bytes(original, policy=compat32))
+            # message/rfc822 must carry the message itself, not base64 of it.
+            message.add_attachment(masked_original(original))
         return message
 
 

@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# SQLite's own page cache, per connection (its default is 2 MiB). The kernel's page cache holds
+# the file anyway; a large private copy only doubles it, and grows with the database until it
+# is full (measured: 2 KiB of RSS per open chat in bench/chat.py, with no gain in throughput).
+SQLITE_CACHE_KIB = 256
 
 
 def is_sqlite(url: str) -> bool:
@@ -46,6 +50,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 

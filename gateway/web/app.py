@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from redis.asyncio import Redis
 
-from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio
+from chat.server import CHAT_NAMESPACE, SOCKETIO, RedisManager, attach_socketio
 from chat.staff_namespace import STAFF_NAMESPACE, attach_staff_namespace
 from chat.widget import register_widget
 from gateway.audit.chain import ensure_checkpoint
@@ -26,6 +25,7 @@ from gateway.outbox.worker import OutboxWorker
 from gateway.pipeline.peer_status import PeerStatus
 from gateway.staff.console import register_console
 from gateway.storage.engine import writer_turn
+from gateway.storage.redis_client import redis_client
 from gateway.web import draining, health, metrics, panel_api
 from gateway.web.keys import CLOCK, CORE, SETTINGS
 from mail.server import mail_context
@@ -84,7 +84,7 @@ async def peers_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.url:
         yield
         return
-    redis = Redis.from_url(settings.url)
+    redis = redis_client(settings.url)
     pipeline = app[CORE].pipeline
     peers = PeerStatus(redis, settings.prefix, pipeline.states)
     pipeline.events.subscribe(peers)
@@ -113,6 +113,8 @@ async def chat_context(app: web.Application) -> AsyncIterator[None]:
     # Connections were cut in on_shutdown (chat.server.drop_connections); stop engine.io's
     # background tasks, which would otherwise outlive the app.
     await app[SOCKETIO].shutdown()
+    if isinstance(app[SOCKETIO].manager, RedisManager):
+        await app[SOCKETIO].manager.close()
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:

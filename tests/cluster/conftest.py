@@ -16,45 +16,17 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import pytest
 from aiohttp import web
-from redis.asyncio import Redis
 
 from tests.cluster.nodes import Node, run_cli
 from tests.cluster.nodes import postgres_database as postgres_database_on
-from tests.conftest import POSTGRES_URL, REQUIRE_SERVICES
+from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.gateway.conftest import CLIENTS
 from tests.smtp_sink import SmtpSink, free_port
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SUPPORT = "support@example.net"
 STAFF_MAILBOX = "staff@example.net"
 PANEL_KEY = "panel-key-" + "k" * 24
 STAFF_PASSWORD = "correct horse battery staple"
-
-
-def _redis_problem() -> str | None:
-    async def probe() -> None:
-        redis = Redis.from_url(REDIS_URL)
-        try:
-            await asyncio.wait_for(redis.ping(), 3)
-        finally:
-            await redis.aclose()
-
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-@pytest.fixture(scope="session")
-def services(postgres_available: bool) -> None:
-    problem = _redis_problem()
-    if problem is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis at {REDIS_URL} is required but unreachable: {problem}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
-    if not postgres_available:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
 
 
 @pytest.fixture

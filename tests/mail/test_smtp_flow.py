@@ -84,7 +84,12 @@ async def test_a_code_in_the_first_message_forwards_at_once(
     body = f"Please change the DNS of example.pl.\r\n\r\nLogin: jan.kowalski\r\nCode: {code}\r\n"
     await mail_gateway.send(email("DNS", body))
     await mail_gateway.wait_for(lambda _: len(mail_gateway.to(STAFF)) == 1)
-    assert record_of(mail_gateway.to(STAFF)[0])["method"] == "totp"
+    (staff,) = mail_gateway.to(STAFF)
+    assert record_of(staff)["method"] == "totp"
+    # The original is attached for staff, its code masked: staff never see one.
+    original = next(p for p in staff.walk() if p.get_content_type() == "message/rfc822")
+    assert "Code: [code]" in original.get_payload()[0].get_content()
+    assert code not in mail_gateway.sink.envelopes[0].original_content.decode()
     await mail_gateway.wait_for(lambda _: len(mail_gateway.to("jan@example.com")) >= 1)
     assert "confirmed" in mail_gateway.to("jan@example.com")[-1].get_content()
 
