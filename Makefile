@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/cluster.py
+
+# Ten minutes on two nodes (PostgreSQL and Redis on this machine), one of them killed midway.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

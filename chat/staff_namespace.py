@@ -62,9 +62,10 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- live events from the pipeline (EventHub subscriber) ------------------------------
 
     async def message(self, conversation: str, message: ChatMessage) -> None:
-        await self._push(
-            "message", {"conversation": conversation, "message": message_json(message)}
-        )
+        if self._anyone_may_listen():  # the common case on one node: build nothing for nobody
+            await self._push(
+                "message", {"conversation": conversation, "message": message_json(message)}
+            )
 
     async def status(self, status: Status) -> None:
         """The stage as staff see it: never the client's resume token."""
