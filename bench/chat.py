@@ -13,32 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from chat_load import run_load
-from procfs import free_port, rss_kb
+from procfs import free_port, rss_kb, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(os.environ.get("GATEWAY_BASELINES", ROOT.parent / "shared" / "baselines"))
 PYTHON = sys.executable
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def start_bare(port: int) -> subprocess.Popen[str]:
@@ -71,15 +58,6 @@ def start_gateway(port: int, workdir: Path) -> subprocess.Popen[str]:
     )
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return server
-
-
-def stop(server: subprocess.Popen[str]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def one_run(target: str, n: int, mode: str, duration: float) -> dict[str, Any]:

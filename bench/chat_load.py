@@ -22,14 +22,7 @@ import time
 from typing import Any
 
 import aiohttp
-from procfs import cpu_seconds, rss_kb
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * p / 100)))]
+from procfs import cpu_seconds, percentile, rss_kb
 
 
 class Visitor:

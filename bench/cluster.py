@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -25,33 +23,25 @@ sys.path.insert(0, str(ROOT))
 
 from chat_load import run_load  # noqa: E402
 
-from tests.cluster.nodes import Node, postgres_database, run_cli  # noqa: E402
-
-POSTGRES_URL = os.environ.get(
-    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from tests.cluster.nodes import (  # noqa: E402
+    POSTGRES_URL,
+    cluster_nodes,
+    cluster_settings,
+    postgres_database,
+    run_cli,
 )
-REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def shared_settings(database: str, workdir: Path) -> dict[str, dict[str, Any]]:
-    return {
-        "database": {"url": database},
-        "redis": {"url": REDIS_URL, "prefix": f"gw-bench-{secrets.token_hex(4)}"},
-        "chat": {"rate_limit": "1000000/1s"},
-        "outbound": {"smtp": f"maildir:{workdir / 'outbox'}"},
-        "security": {"secret_key": secrets.token_urlsafe(32), "identifier_key": "i" * 40},
-        "log": {"level": "warning"},
-    }
 
 
 def one_run(nodes: int, n: int, mode: str, duration: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, postgres_database(POSTGRES_URL) as database:
         workdir = Path(tmp)
-        shared = shared_settings(database, workdir)
-        running = [
-            Node(f"node{i + 1}", workdir, {**shared, "data": {"dir": str(workdir / f"var{i}")}})
-            for i in range(nodes)
-        ]
+        shared = cluster_settings(
+            database,
+            chat={"rate_limit": "1000000/1s"},
+            outbound={"smtp": f"maildir:{workdir / 'outbox'}"},
+            log={"level": "warning"},
+        )
+        running = cluster_nodes(workdir, shared, nodes)
         run_cli(running[0].write_config(), "db", "upgrade")
         try:
             for node in running:

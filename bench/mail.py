@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procfs import free_port, rss_kb
+from procfs import free_port, rss_kb, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(os.environ.get("GATEWAY_BASELINES", ROOT.parent / "shared" / "baselines"))
@@ -60,19 +59,6 @@ TARGET_CONC = (10, 50)
 STALL_SECONDS = 30.0  # no mail processed for this long while draining: give up on the drain
 
 
-def wait_http(url: str, server: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 def wait_smtp(port: int, server: subprocess.Popen[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,17 +71,6 @@ def wait_smtp(port: int, server: subprocess.Popen[str], timeout: float = 30) -> 
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"nothing answers SMTP on 127.0.0.1:{port}")
-
-
-def stop(server: subprocess.Popen[str]) -> None:
-    """Stop a server this script started, by its own PID."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def read_metrics(http_port: int) -> dict[str, float]:

@@ -23,7 +23,7 @@ from email.utils import formatdate
 from typing import Any
 
 import aiosmtplib
-from procfs import cpu_seconds, rss_kb
+from procfs import cpu_seconds, percentile, rss_kb
 
 HOST = "127.0.0.1"
 RECIPIENT = "support@example.net"
@@ -65,13 +65,6 @@ FOOTER = (
     "than the intended recipient is prohibited. Please consider the environment before\r\n"
     "printing this e-mail.\r\n"
 )
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * p / 100)))]
 
 
 class Letters:

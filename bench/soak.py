@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import random
 import secrets
 import sys
@@ -45,13 +44,16 @@ from gateway.storage.models import (  # noqa: E402
     OutboxItem,
     TranscriptMessage,
 )
-from tests.cluster.nodes import Node, postgres_database, run_cli  # noqa: E402
+from tests.cluster.nodes import (  # noqa: E402
+    POSTGRES_URL,
+    Node,
+    cluster_nodes,
+    cluster_settings,
+    postgres_database,
+    run_cli,
+)
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SUPPORT, STAFF = "support@example.net", "staff@example.net"
 PANEL_KEY = secrets.token_urlsafe(24)
 ACCOUNT = {"login": "jan.kowalski", "email": "jan@example.com", "services": ["example.pl"]}
@@ -308,21 +310,16 @@ async def audit(database: str, tally: Tally, sink: SmtpSink) -> dict[str, Any]:
 
 async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
     sink = await SmtpSink().start()
-    shared = {
-        "database": {"url": database},
-        "redis": {"url": REDIS_URL, "prefix": f"gw-soak-{secrets.token_hex(4)}"},
-        "outbound": {"smtp": f"127.0.0.1:{sink.port}", "sender": SUPPORT},
-        "smtp": {"addresses": [SUPPORT], "auto_replies_per_hour": 100000},
-        "staff": {"mailbox": STAFF},
-        "panel": {"api_key": PANEL_KEY},
-        "chat": {"rate_limit": "1000/10s"},
-        "security": {"secret_key": secrets.token_urlsafe(32), "identifier_key": "i" * 40},
-        "log": {"level": "warning"},
-    }
-    nodes = [
-        Node(f"node{i + 1}", workdir, {**shared, "data": {"dir": str(workdir / f"var{i}")}})
-        for i in range(2)
-    ]
+    shared = cluster_settings(
+        database,
+        outbound={"smtp": f"127.0.0.1:{sink.port}", "sender": SUPPORT},
+        smtp={"addresses": [SUPPORT], "auto_replies_per_hour": 100000},
+        staff={"mailbox": STAFF},
+        panel={"api_key": PANEL_KEY},
+        chat={"rate_limit": "1000/10s"},
+        log={"level": "warning"},
+    )
+    nodes = cluster_nodes(workdir, shared)
     config = nodes[0].write_config()
     await asyncio.to_thread(run_cli, config, "db", "upgrade")
     accounts = workdir / "accounts.json"

@@ -30,7 +30,7 @@ from gateway.codes.totp import CHAT_WINDOW, new_secret  # noqa: E402
 from gateway.config import Settings, replace  # noqa: E402
 from gateway.core import open_core  # noqa: E402
 from gateway.storage.models import Account  # noqa: E402
-from tests.postgres import admin  # noqa: E402
+from tests.services import admin  # noqa: E402
 
 POSTGRES = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -91,6 +91,14 @@ def attach_socketio(
     return server
 
 
+async def stop_socketio(server: socketio.AsyncServer) -> None:
+    """After drop_connections: stop engine.io's background tasks, which would otherwise
+    outlive the app, and close the Redis pool of a multi-node manager."""
+    await server.shutdown()
+    if isinstance(server.manager, RedisManager):
+        await server.manager.close()
+
+
 async def drop_connections(app: web.Application) -> None:
     """On shutdown, cut every socket.io connection at the transport. Browsers ignore an
     engine.io CLOSE sent over a websocket and would hold the shutdown until their ping timeout

@@ -27,10 +27,6 @@ class InFlight:
             if self._count == 0:
                 self._idle.set()
 
-    @property
-    def count(self) -> int:
-        return self._count
-
     async def settled(self, seconds: float) -> bool:
         """True once nothing is under way; False if something still is after `seconds`."""
         with contextlib.suppress(TimeoutError):

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from chat.server import CHAT_NAMESPACE, SOCKETIO, RedisManager, attach_socketio
+from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio, stop_socketio
 from chat.staff_namespace import STAFF_NAMESPACE, attach_staff_namespace
 from chat.widget import register_widget
 from gateway.audit.chain import ensure_checkpoint
@@ -58,7 +58,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.cleanup_ctx.append(peers_context)
     app.cleanup_ctx.append(outbox_context)
     app.cleanup_ctx.append(chat_context)
-    app.cleanup_ctx.append(collector_context)
+    app.cleanup_ctx.append(garbage_context)
     app.cleanup_ctx.append(mail_context)
     attach_socketio(app, settings, lambda: app[CORE].pipeline)
     attach_staff_namespace(app[SOCKETIO], app)
@@ -108,22 +108,17 @@ async def settle_turns(app: web.Application) -> None:
 async def chat_context(app: web.Application) -> AsyncIterator[None]:
     app[CORE].pipeline.events.subscribe(app[CHAT_NAMESPACE])
     app[CORE].pipeline.events.subscribe(app[STAFF_NAMESPACE])
-    # Everything built so far lives as long as the process: keep it out of the cyclic garbage
-    # collector's full passes, which otherwise stall every connection for tens of milliseconds.
-    gc.freeze()
     yield
-    # Connections were cut in on_shutdown (chat.server.drop_connections); stop engine.io's
-    # background tasks, which would otherwise outlive the app.
-    await app[SOCKETIO].shutdown()
-    if isinstance(app[SOCKETIO].manager, RedisManager):
-        await app[SOCKETIO].manager.close()
+    await stop_socketio(app[SOCKETIO])
 
 
-async def collector_context(app: web.Application) -> AsyncIterator[None]:
+async def garbage_context(app: web.Application) -> AsyncIterator[None]:
     """`serve` raises the garbage collector's thresholds so that collections do not stall
-    every chat (gateway.cli.operate.tune_garbage_collector); cyclic garbage then waits long for
-    a full collection, and RSS crept ~1 MiB a minute under bench/soak.py. One full pass a
-    minute, over what was not frozen at start-up, keeps it level."""
+    every chat (gateway.cli.operate.tune_garbage_collector). Everything built by now lives as
+    long as the process: frozen, full passes never walk it again. Cyclic garbage then waits
+    long for a full pass, and RSS crept ~1 MiB a minute under bench/soak.py: one a minute,
+    over what was not frozen, keeps it level."""
+    gc.freeze()
     task = asyncio.create_task(_collect_periodically(), name="garbage-collector")
     yield
     task.cancel()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ClientAddress:
@@ -21,28 +21,23 @@ class ClientAddress:
     def of(self, peer: str | None, forwarded_for: str | None) -> str:
         """`peer`: the TCP peer; `forwarded_for`: the X-Forwarded-For header, if any."""
         address = peer or ""
-        if not self._trusted or not forwarded_for or not self._is_trusted(address):
+        if not self._trusted or not forwarded_for or not self._is_trusted(_ip(address)):
             return address
         for hop in reversed(forwarded_for.split(",")):
-            hop = hop.strip()
-            if not self._is_address(hop):
+            ip = _ip(hop.strip())
+            if ip is None:
                 return address  # a malformed chain: keep the last address we can vouch for
-            address = hop
-            if not self._is_trusted(hop):
+            address = hop.strip()
+            if not self._is_trusted(ip):
                 break
         return address
 
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
+    def _is_trusted(self, ip: IP | None) -> bool:
+        return ip is not None and any(ip in network for network in self._trusted)
 
-    @staticmethod
-    def _is_address(text: str) -> bool:
-        try:
-            ipaddress.ip_address(text)
-        except ValueError:
-            return False
-        return True
+
+def _ip(text: str) -> IP | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

@@ -8,9 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.codes.totp import totp_for
 from gateway.config import Settings, replace
@@ -18,6 +16,7 @@ from mail.server import SMTP_PORT
 from tests.conftest import MovableClock
 from tests.gateway.conftest import JAN_SECRET, seed_clients
 from tests.live import ChatClient, LiveGateway, live_gateway
+from tests.metrics import Samples, scrape, value
 from tests.smtp_sink import free_port
 from tests.staff.console_http import (
     STAFF_PASSWORD,
@@ -29,7 +28,6 @@ from tests.staff.console_http import (
 )
 
 MAX_MESSAGE_SIZE = 100_000
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
@@ -45,30 +43,12 @@ async def gateway(settings: Settings, clock: MovableClock) -> AsyncIterator[Live
         yield live
 
 
-async def scrape(gateway: LiveGateway) -> Samples:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{gateway.url}/metrics") as response,
-    ):
-        assert response.status == 200
-        text = await response.text()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
 async def eventually(
     gateway: LiveGateway, holds: Callable[[Samples], bool], timeout: float = 10
 ) -> Samples:
     deadline = time.monotonic() + timeout
     while True:
-        samples = await scrape(gateway)
+        samples = await scrape(gateway.url)
         if holds(samples):
             return samples
         assert time.monotonic() < deadline, "the metrics never got there"
@@ -86,7 +66,7 @@ async def test_socketio_connections_by_namespace(gateway: LiveGateway, clock: Mo
     console = StaffHttp.open(gateway.url)
     feed: StaffFeed | None = None
     try:
-        samples = await scrape(gateway)
+        samples = await scrape(gateway.url)
         assert chat(samples) == 2.0 and staff(samples) == 0.0
         secret = await seed_staff(gateway.core)
         await console.login(STAFF_USER, STAFF_PASSWORD, fresh_code(secret, clock))
@@ -117,7 +97,7 @@ async def test_requests_verifications_and_the_outbox_worker_gauges(
         assert await visitor.credentials("jan.kowalski", code) == {"ok": True}
     finally:
         await visitor.close()
-    samples = await scrape(gateway)
+    samples = await scrape(gateway.url)
     requests = value(samples, "gateway_requests_total", intent="domain_transfer", channel="chat")
     assert requests == 1.0
     verifications = "gateway_verifications_total"
@@ -130,7 +110,7 @@ async def test_requests_verifications_and_the_outbox_worker_gauges(
     samples = await eventually(gateway, lambda s: value(s, "gateway_outbox_depth") == 2.0)
     assert value(samples, "gateway_outbox_oldest_age_seconds") < 60
     clock.advance(minutes=5)
-    samples = await scrape(gateway)  # the age grows between the worker's looks
+    samples = await scrape(gateway.url)  # the age grows between the worker's looks
     assert value(samples, "gateway_outbox_oldest_age_seconds") >= 300
 
 
@@ -143,7 +123,7 @@ async def test_lockouts_and_refusals_of_a_locked_conversation(gateway: LiveGatew
             assert await visitor.credentials("jan.kowalski", f"{attempt:06d}") == {"ok": False}
     finally:
         await visitor.close()
-    samples = await scrape(gateway)
+    samples = await scrape(gateway.url)
     assert value(samples, "gateway_lockouts_total", scope="conversation") == 1.0
     assert value(samples, "gateway_lockouts_total", scope="account") == 1.0
     refused = value(
@@ -178,6 +158,6 @@ def smtp_session(port: int) -> tuple[int, int]:
 async def test_smtp_replies_by_code(gateway: LiveGateway) -> None:
     port = gateway.server.app[SMTP_PORT]
     assert await asyncio.to_thread(smtp_session, port) == (550, 552)
-    samples = await scrape(gateway)
+    samples = await scrape(gateway.url)
     for code in ("550", "552", "250"):
         assert value(samples, "gateway_smtp_replies_total", code=code) == 1.0, code

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from chat.server import client_manager
 from gateway.storage.redis_client import MAX_CONNECTIONS
-from tests.conftest import REDIS_URL
+from tests.services import REDIS_URL
 
 
 async def connected_clients(redis: Redis) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.cluster.nodes import Node, run_cli
+from tests.cluster.nodes import Node, cluster_nodes, cluster_settings, run_cli
 from tests.cluster.nodes import postgres_database as postgres_database_on
-from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.gateway.conftest import CLIENTS
+from tests.services import POSTGRES_URL
 from tests.smtp_sink import SmtpSink, free_port
 
 SUPPORT = "support@example.net"
@@ -100,33 +99,22 @@ class Cluster:
         return await asyncio.to_thread(run_cli, self.config, *args)
 
 
-def shared_settings(workdir: Path, database: str, mail: SmtpSink, hook: WebhookSink) -> dict:
-    return {
-        "database": {"url": database},
-        "redis": {"url": REDIS_URL, "prefix": f"gw-test-{uuid.uuid4().hex[:8]}"},
-        "smtp": {"addresses": [SUPPORT], "hostname": "mx.example.net"},
-        "outbound": {"smtp": f"127.0.0.1:{mail.port}", "sender": SUPPORT},
-        "staff": {
-            "mailbox": STAFF_MAILBOX,
-            "webhook_url": f"http://127.0.0.1:{hook.port}/hook",
-            "webhook_secret": secrets.token_hex(16),
-        },
-        "panel": {"api_key": PANEL_KEY},
-        # Identical on every node, as the deployment guide says; each node's own data folder
-        # then proves nothing else is needed from the disk.
-        "security": {"secret_key": secrets.token_urlsafe(32), "identifier_key": "i" * 40},
-    }
-
-
 @pytest.fixture
 async def cluster(tmp_path: Path, postgres_database: str) -> AsyncIterator[Cluster]:
     mail = await SmtpSink().start()
     hook = await WebhookSink().start()
-    shared = shared_settings(tmp_path, postgres_database, mail, hook)
-    nodes = [
-        Node(name, tmp_path, {**shared, "data": {"dir": str(tmp_path / f"var-{name}")}})
-        for name in ("node1", "node2")
-    ]
+    shared = cluster_settings(
+        postgres_database,
+        smtp={"addresses": [SUPPORT], "hostname": "mx.example.net"},
+        outbound={"smtp": f"127.0.0.1:{mail.port}", "sender": SUPPORT},
+        staff={
+            "mailbox": STAFF_MAILBOX,
+            "webhook_url": f"http://127.0.0.1:{hook.port}/hook",
+            "webhook_secret": secrets.token_hex(16),
+        },
+        panel={"api_key": PANEL_KEY},
+    )
+    nodes = cluster_nodes(tmp_path, shared)
     nodes[0].write_config()
     run = nodes[0].config
     await asyncio.to_thread(run_cli, run, "db", "upgrade")

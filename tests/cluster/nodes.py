@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,10 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.postgres import postgres_database
+from tests.services import POSTGRES_URL, REDIS_URL, postgres_database
 from tests.smtp_sink import free_port
 
-__all__ = ["Node", "postgres_database", "run_cli", "toml"]
+__all__ = [
+    "POSTGRES_URL",
+    "Node",
+    "cluster_nodes",
+    "cluster_settings",
+    "postgres_database",
+    "run_cli",
+    "toml",
+]
 
 PYTHON = sys.executable
 Sections = dict[str, dict[str, Any]]
@@ -46,6 +55,24 @@ def run_cli(config: Path, *args: str, stdin: str | None = None) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"gateway {' '.join(args)}: exit {done.returncode}: {done.stderr}")
     return done.stdout
+
+
+def cluster_settings(database: str, **sections: dict[str, Any]) -> Sections:
+    """What the nodes of one cluster share: the database, Redis under a prefix of its own (runs
+    sharing the machine's Redis never hear each other), and the keys, identical on every node
+    as the deployment guide says; plus `sections`."""
+    return {
+        "database": {"url": database},
+        "redis": {"url": REDIS_URL, "prefix": f"gw-{secrets.token_hex(4)}"},
+        "security": {"secret_key": secrets.token_urlsafe(32), "identifier_key": "i" * 40},
+        **sections,
+    }
+
+
+def cluster_nodes(workdir: Path, shared: Sections, count: int = 2) -> list[Node]:
+    """Each node with a data folder of its own: nothing but `shared` comes from the disk."""
+    names = [f"node{i + 1}" for i in range(count)]
+    return [Node(n, workdir, {**shared, "data": {"dir": str(workdir / f"var-{n}")}}) for n in names]
 
 
 @dataclass

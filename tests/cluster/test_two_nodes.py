@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 import aiosmtplib
 import pyotp
 
 from tests.cluster.conftest import STAFF_MAILBOX, STAFF_PASSWORD, SUPPORT, Cluster
 from tests.conftest import MovableClock
 from tests.live import ChatClient
+from tests.metrics import scrape, value
 from tests.staff.console_http import StaffFeed, StaffHttp
 from tests.staff.flows import verified_request
 
@@ -120,7 +120,7 @@ async def test_a_burst_through_both_nodes_reaches_staff_exactly_once(cluster: Cl
     assert {record["ticket"] for _, record in hooks} == set(tickets)
     assert all(record["verification"] == "verified" for _, record in hooks)
     for node in cluster.nodes:  # both nodes took part
-        assert _sample(await _metrics(node.url), 'gateway_mail_processed_total{outcome="verified"}')
+        assert value(await scrape(node.url), "gateway_mail_processed_total", outcome="verified")
 
     report = await cluster.cli("audit", "verify")
     assert report.startswith("ok ") and int(report.split()[1]) >= burst
@@ -158,16 +158,3 @@ async def _eventually(condition, timeout: float = 20) -> None:  # type: ignore[n
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
-
-
-async def _metrics(url: str) -> str:
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as answer:
-        return await answer.text()
-
-
-def _sample(metrics: str, name: str) -> float:
-    """A sample's value in Prometheus text; 0 when it is absent."""
-    for line in metrics.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0

@@ -16,10 +16,10 @@ from gateway.core import Core
 from gateway.pipeline.model import Stage
 from gateway.web.app import create_app
 from gateway.web.keys import CORE
-from tests.conftest import POSTGRES_URL, MovableClock
+from tests.conftest import MovableClock
 from tests.gateway.conftest import seed_clients
 from tests.gateway.memory_channel import MemoryChat
-from tests.postgres import admin
+from tests.services import POSTGRES_URL, admin
 
 API_KEY = "panel-test-key-0123456789"
 

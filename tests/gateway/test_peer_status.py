@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from gateway.pipeline.model import Stage, Status
 from gateway.pipeline.peer_status import PeerStatus
 from gateway.pipeline.states import ConversationStates
-from tests.conftest import REDIS_URL
+from tests.services import REDIS_URL
 
 OPEN = Status("c1", Stage.OPEN, None, None)
 

@@ -1,14 +1,21 @@
-"""Databases of their own on the machine's PostgreSQL, for tests and the multi-node benches."""
+"""The machine's PostgreSQL and Redis, for tests and the multi-node benches: where they are,
+and databases of their own."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def admin(postgres_url: str, statement: str) -> None:
