@@ -1,7 +1,8 @@
 """Soak: two nodes on PostgreSQL and Redis for --duration (10 minutes by default) under 200 chat
 clients and a steady stream of e-mail, one node killed (SIGKILL) in the middle and started
 again. At the end: nothing a client was told was accepted is lost or stored twice, every
-verified request reached the staff mailbox, the chain verifies; and each node's RSS over time.
+verified request reached the staff mailbox, the chain verifies; and each node's RSS over time,
+which must be level once the node has warmed up (a leak fails the soak like a lost message).
 
 Chat clients fail over as behind a load balancer: when their node dies they resume their
 conversation on the other node with its token. Mail senders behave like an MTA with two MX
@@ -55,6 +56,8 @@ from tests.cluster.nodes import (  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
 SUPPORT, STAFF = "support@example.net", "staff@example.net"
+WARM_UP = 180.0  # seconds of a phase before a node's RSS is judged: caches fill first
+RSS_SLACK_MIB = 3  # what the allocator's ups and downs may add over a window without a leak
 PANEL_KEY = secrets.token_urlsafe(24)
 ACCOUNT = {"login": "jan.kowalski", "email": "jan@example.com", "services": ["example.pl"]}
 
@@ -234,14 +237,54 @@ async def sample_rss(
         await asyncio.sleep(every)
 
 
-async def chaos(node: Node, at: float, down_for: float) -> None:
+async def chaos(node: Node, at: float, down_for: float) -> tuple[float, float]:
+    """Kill the node at `at` seconds, start it `down_for` later: (killed at, back at)."""
+    started = time.monotonic()
     await asyncio.sleep(at)
     print(f"# t={at:.0f}s: kill -9 {node.name}", flush=True)
     node.kill()
     await asyncio.sleep(down_for)
     node.start()
     await asyncio.to_thread(node.wait_ready, 60)
-    print(f"# t={at + down_for:.0f}s+: {node.name} back", flush=True)
+    back = time.monotonic() - started
+    print(f"# t={back:.0f}s: {node.name} back", flush=True)
+    return at, back
+
+
+@dataclass(frozen=True)
+class RssWindow:
+    """A node's RSS from the end of its warm-up to the end of a phase of steady load."""
+
+    node: str
+    phase: str
+    begin: int
+    end: int
+    first: int
+    last: int
+
+    @property
+    def level(self) -> bool:
+        return self.last - self.first <= RSS_SLACK_MIB
+
+
+def rss_windows(
+    rows: list[list[int]], names: list[str], phases: list[tuple[str, float, float]]
+) -> list[RssWindow]:
+    """Each node's RSS over each phase (before the kill; after the restart, when the load has
+    moved), from WARM_UP seconds into the phase: caches fill while a node warms up, and only
+    growth after that is a leak."""
+    windows = []
+    for column, name in enumerate(names, start=1):
+        for phase, begin, end in phases:
+            samples = [
+                (row[0], row[column])
+                for row in rows
+                if begin + WARM_UP <= row[0] <= end and row[column]
+            ]
+            if len(samples) >= 2:
+                (t0, first), (t1, last) = samples[0], samples[-1]
+                windows.append(RssWindow(name, phase, t0, t1, first, last))
+    return windows
 
 
 async def drained(database: str, within: float) -> bool:
@@ -341,11 +384,11 @@ async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
                 f"# {args.clients} chat clients connected; soaking {args.duration:.0f} s",
                 flush=True,
             )
-            await asyncio.gather(
+            *_, (killed_at, back_at) = await asyncio.gather(
                 *(v.run(stop_at, args.interval, panel) for v in visitors),
                 mail_stream(nodes, args.mail_rate, stop_at, panel, tally),
                 sample_rss(nodes, args.rss_every, stop_at, rss_rows),
-                chaos(nodes[0], args.duration / 2, args.down_for),
+                chaos(nodes[0], args.kill_at or args.duration / 2, args.down_for),
             )
         await asyncio.sleep(15)  # mails still being sent and processed
         print("# waiting for the outbox to drain", flush=True)
@@ -361,6 +404,14 @@ async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
     print("\n| t (s) | node1 RSS MiB | node2 RSS MiB |\n|---|---|---|")
     for row in rss_rows:
         print(f"| {row[0]} | {row[1]} | {row[2]} |")
+    phases = [("before the kill", 0.0, killed_at), ("after the restart", back_at, args.duration)]
+    windows = rss_windows(rss_rows, [n.name for n in nodes], phases)
+    print(f"\n| node | phase (after {WARM_UP:.0f} s) | t (s) | RSS MiB | |\n|---|---|---|---|---|")
+    for w in windows:
+        verdict = "level" if w.level else f"rose more than {RSS_SLACK_MIB} MiB"
+        print(f"| {w.node} | {w.phase} | {w.begin}-{w.end} | {w.first} → {w.last} | {verdict} |")
+    if not windows:
+        print("| (the run is too short to judge RSS) | | | | |")
     print("\n" + json.dumps(report, indent=1))
     bad = [
         "chat_acked_lost",
@@ -371,6 +422,7 @@ async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
         "staff_tickets_twice",
     ]
     ok = not any(report[k] for k in bad) and complete and chain.startswith("ok")
+    ok = ok and all(w.level for w in windows)
     print("\nsoak: " + ("PASS" if ok else "FAIL"))
     if not ok:
         raise SystemExit(1)
@@ -386,6 +438,9 @@ def main() -> None:
     parser.add_argument("--mail-rate", type=float, default=2.0, help="mails a second")
     parser.add_argument(
         "--down-for", type=float, default=20.0, help="seconds the killed node stays down"
+    )
+    parser.add_argument(
+        "--kill-at", type=float, help="seconds into the soak node 1 is killed (half by default)"
     )
     parser.add_argument("--rss-every", type=float, default=30.0)
     args = parser.parse_args()

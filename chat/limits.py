@@ -34,10 +34,10 @@ class RateLimiter:
     """GCRA (the generic cell rate algorithm): `count` messages may come at once, then one per
     `seconds / count`. One float per conversation, so a thousand open chats cost a few KiB."""
 
-    def __init__(self, rate: Rate, max_keys: int = 200_000) -> None:
+    def __init__(self, rate: Rate, prune_at: int = 1024) -> None:
         self._interval = rate.seconds / rate.count
         self._burst = rate.seconds - self._interval
-        self._max_keys = max_keys
+        self._prune_floor = self._prune_at = prune_at
         self._next_due: dict[str, float] = {}  # the "theoretical arrival time" per key
 
     def allow(self, key: str, now: float | None = None) -> bool:
@@ -45,12 +45,15 @@ class RateLimiter:
         due = self._next_due.get(key, now)
         if now < due - self._burst:
             return False
-        if key not in self._next_due and len(self._next_due) >= self._max_keys:
+        if key not in self._next_due and len(self._next_due) >= self._prune_at:
             self._forget_idle(now)
         self._next_due[key] = max(due, now) + self._interval
         return True
 
     def _forget_idle(self, now: float) -> None:
-        """A key whose due time has passed has its full burst back: forgetting it is exact."""
+        """A key whose due time has passed has its full burst back: forgetting it is exact.
+        The next pruning waits until the map has doubled, so the map stays within twice the
+        conversations active in one window, at a cost spread thin over the new keys."""
         for key in [k for k, due in self._next_due.items() if due <= now]:
             del self._next_due[key]
+        self._prune_at = max(self._prune_floor, 2 * len(self._next_due))

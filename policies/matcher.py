@@ -113,7 +113,7 @@ is a stem, how much typo, its id."""
 
 
 _LONGEST_WORD = 1 << 30
-MEMO_SIZE = 50_000  # distinct words remembered; bounded, so odd input cannot grow it forever
+MEMO_SIZE = 8192  # distinct words remembered: a few hundred KiB; see Matcher._atoms_of
 _NOTHING: tuple[int, ...] = ()
 _NOTHING_NEAR: tuple[_TypoTarget, ...] = ()
 
@@ -159,11 +159,15 @@ class Matcher:
         self._typos = tuple({key: tuple(group) for key, group in table.items()} for table in typos)
 
     def _atoms_of(self, word: str) -> Sequence[int]:
+        """Remembered until the memo is full, then the memo starts again: chat's everyday words
+        are back in it within a few messages, while words seen once (numbers, names, noise an
+        attacker sends) cannot make a node hold more than MEMO_SIZE of them (bench/soak.py)."""
         found = self._memo.get(word)
         if found is None:
             found = self._derive_atoms(word)
-            if len(self._memo) < MEMO_SIZE:
-                self._memo[word] = found
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[word] = found
         return found
 
     def _derive_atoms(self, word: str) -> Sequence[int]:
@@ -172,7 +176,7 @@ class Matcher:
         if stems is not None:
             prefixed = [atom_id for stem, atom_id in stems if word.startswith(stem)]
             if prefixed:
-                return [*prefixed, *exact]
+                return (*prefixed, *exact)
         if exact or len(word) < SWAP_MIN:
             return exact
         return self._near_atoms(word)
@@ -193,7 +197,7 @@ class Matcher:
                 near = near_prefix(word, text, typo) if stem else near_word(word, text, typo)
                 if near:
                     found.append(atom_id)
-        return found
+        return tuple(found) if found else _NOTHING
 
     def matches(self, text_words: Sequence[str]) -> list[int]:
         """Indexes (into the constructor's list) of the patterns occurring in the words."""

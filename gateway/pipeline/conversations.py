@@ -207,7 +207,8 @@ class Pipeline:
         language = conversation.language
 
         async def after_commit() -> None:
-            self.states.remember(status, with_staff or forwarded, language)
+            if inbound.channel is Channel.CHAT:  # mail threads never take the chat's fast path
+                self.states.remember(status, with_staff or forwarded, language)
             await self._publish(status, said, turn, step)
 
         message_id = said.id if said else None

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from gateway.pipeline.model import ChatMessage, Stage, Status
 
-MAX_ENTRIES = 100_000
+# Chats open on one node at once, with room to spare: each entry is a few hundred bytes, and the
+# least recently used goes first (a miss costs one full turn, never correctness).
+MAX_ENTRIES = 10_000
 
 
 @dataclass(slots=True)

@@ -24,8 +24,18 @@ def test_a_burst_then_the_steady_rate() -> None:
 
 
 def test_idle_keys_are_forgotten_when_full() -> None:
-    limiter = RateLimiter(Rate(2, 1), max_keys=10)
+    limiter = RateLimiter(Rate(2, 1), prune_at=10)
     for n in range(10):
         assert limiter.allow(f"k{n}", now=0.0)
     assert limiter.allow("new", now=5.0)
     assert len(limiter._next_due) == 1
+
+
+def test_the_map_stays_near_the_active_conversations() -> None:
+    """Conversations come and go for hours: the limiter holds about the live ones, not all."""
+    limiter = RateLimiter(Rate(2, 1), prune_at=10)
+    for n in range(10_000):
+        assert limiter.allow(f"k{n}", now=n / 5)  # five new conversations a second, each once
+        assert len(limiter._next_due) <= 20
+    assert limiter.allow("k9999", now=9999 / 5)  # a live key is still counted: its burst of
+    assert not limiter.allow("k9999", now=9999 / 5)  # two is spent

@@ -12,8 +12,9 @@ from gateway.audit.chain import verify_chain
 from gateway.codes.issuing import issue_panel_code
 from gateway.codes.totp import totp_for
 from gateway.core import Core
-from gateway.pipeline.model import Stage
+from gateway.pipeline.model import Inbound, Stage
 from gateway.storage.models import ChangeRequest, OutboxItem, TranscriptMessage
+from policies import Channel
 from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET
 from tests.gateway.memory_channel import MemoryChat
 
@@ -206,3 +207,19 @@ async def test_a_closed_conversation_refuses_messages(core: Core, clients) -> No
     await core.pipeline.close(client.conversation)
     outcome = await client.say("hello?")
     assert outcome.error == "closed" and outcome.message_id is None
+
+
+async def test_only_chat_turns_are_remembered_for_the_fast_path(core: Core) -> None:
+    """A node's cache of stages serves chat lines; mail threads, thousands a day, would only
+    crowd it."""
+    client = await chat(core)
+    await client.say("What are your support hours?")
+    assert core.pipeline.states.get(client.conversation) is not None
+    async with core.sessions.begin() as session:
+        opened = await core.pipeline.open_within(session, Channel.EMAIL, "jan@example.com")
+        thread = opened.status.conversation
+        inbound = Inbound(Channel.EMAIL, thread, "What are your support hours?")
+        outcome, after_commit = await core.pipeline.handle_within(session, inbound)
+    await after_commit()
+    assert outcome.message_id is not None
+    assert core.pipeline.states.get(thread) is None

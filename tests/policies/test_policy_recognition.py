@@ -128,3 +128,16 @@ def test_linear_on_a_huge_message(bundled: PolicySet) -> None:
     start = time.perf_counter()
     assert bundled.recognize(huge).intent == "contact_change"
     assert time.perf_counter() - start < 5
+
+
+def test_words_seen_once_do_not_pile_up(bundled: PolicySet) -> None:
+    """Every chat line brings new numbers and names: hours of them must neither grow the node
+    nor crowd out the words clients use every day."""
+    from policies.matcher import MEMO_SIZE
+
+    memo = bundled._recognizer._matcher._memo  # noqa: SLF001 - the memory under test
+    for n in range(MEMO_SIZE):
+        assert bundled.recognize(f"order {n} ref x{n}y").intent == "general_question"
+        assert len(memo) <= MEMO_SIZE
+    assert bundled.recognize("tranfser my domain please").intent == "domain_transfer"
+    assert "tranfser" in memo
