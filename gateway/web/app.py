@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -19,6 +18,7 @@ from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.core import open_core
 from gateway.lifecycle import wind_down
+from gateway.memory import garbage_context
 from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
 from gateway.outbox.worker import OutboxWorker
@@ -31,7 +31,6 @@ from gateway.web.keys import CLOCK, CORE, SETTINGS
 from mail.server import mail_context
 
 TURN_GRACE_SECONDS = 1.5
-FULL_COLLECTION_SECONDS = 60.0
 OUTBOX_GRACE_SECONDS = 2.0
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -110,26 +109,6 @@ async def chat_context(app: web.Application) -> AsyncIterator[None]:
     app[CORE].pipeline.events.subscribe(app[STAFF_NAMESPACE])
     yield
     await stop_socketio(app[SOCKETIO])
-
-
-async def garbage_context(app: web.Application) -> AsyncIterator[None]:
-    """`serve` raises the garbage collector's thresholds so that collections do not stall
-    every chat (gateway.cli.operate.tune_garbage_collector). Everything built by now lives as
-    long as the process: frozen, full passes never walk it again. Cyclic garbage then waits
-    long for a full pass, and RSS crept ~1 MiB a minute under bench/soak.py: one a minute,
-    over what was not frozen, keeps it level."""
-    gc.freeze()
-    task = asyncio.create_task(_collect_periodically(), name="garbage-collector")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _collect_periodically() -> None:
-    while True:
-        await asyncio.sleep(FULL_COLLECTION_SECONDS)
-        gc.collect()
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:
