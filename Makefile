@@ -34,6 +34,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/recognize.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/cluster.py
