@@ -56,7 +56,7 @@ from tests.cluster.nodes import (  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
 SUPPORT, STAFF = "support@example.net", "staff@example.net"
-WARM_UP = 180.0  # seconds of a phase before a node's RSS is judged: caches fill first
+WARM_UP = 120.0  # seconds of a phase before a node's RSS is judged: caches fill first
 RSS_SLACK_MIB = 3  # what the allocator's ups and downs may add over a window without a leak
 PANEL_KEY = secrets.token_urlsafe(24)
 ACCOUNT = {"login": "jan.kowalski", "email": "jan@example.com", "services": ["example.pl"]}
@@ -253,18 +253,27 @@ async def chaos(node: Node, at: float, down_for: float) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class RssWindow:
-    """A node's RSS from the end of its warm-up to the end of a phase of steady load."""
+    """A node's RSS (MiB, one sample each --rss-every) from the end of its warm-up to the end of
+    a phase of steady load."""
 
     node: str
     phase: str
     begin: int
     end: int
-    first: int
-    last: int
+    samples: tuple[int, ...]
+
+    @property
+    def rise(self) -> int:
+        """How much higher the window's second half sits than its first, by the peaks and by
+        the troughs: RSS saws up and down by a few MiB with each minute's collection, so two
+        single samples may be a trough and a peak, while a leak lifts both."""
+        half = len(self.samples) // 2
+        first, second = self.samples[:half], self.samples[-half:]
+        return max(max(second) - max(first), min(second) - min(first))
 
     @property
     def level(self) -> bool:
-        return self.last - self.first <= RSS_SLACK_MIB
+        return self.rise <= RSS_SLACK_MIB
 
 
 def rss_windows(
@@ -272,7 +281,7 @@ def rss_windows(
 ) -> list[RssWindow]:
     """Each node's RSS over each phase (before the kill; after the restart, when the load has
     moved), from WARM_UP seconds into the phase: caches fill while a node warms up, and only
-    growth after that is a leak."""
+    growth after that is a leak. A window of fewer than four samples is too short to judge."""
     windows = []
     for column, name in enumerate(names, start=1):
         for phase, begin, end in phases:
@@ -281,9 +290,9 @@ def rss_windows(
                 for row in rows
                 if begin + WARM_UP <= row[0] <= end and row[column]
             ]
-            if len(samples) >= 2:
-                (t0, first), (t1, last) = samples[0], samples[-1]
-                windows.append(RssWindow(name, phase, t0, t1, first, last))
+            if len(samples) >= 4:
+                rss = tuple(value for _, value in samples)
+                windows.append(RssWindow(name, phase, samples[0][0], samples[-1][0], rss))
     return windows
 
 
@@ -408,8 +417,9 @@ async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
     windows = rss_windows(rss_rows, [n.name for n in nodes], phases)
     print(f"\n| node | phase (after {WARM_UP:.0f} s) | t (s) | RSS MiB | |\n|---|---|---|---|---|")
     for w in windows:
-        verdict = "level" if w.level else f"rose more than {RSS_SLACK_MIB} MiB"
-        print(f"| {w.node} | {w.phase} | {w.begin}-{w.end} | {w.first} → {w.last} | {verdict} |")
+        verdict = f"level ({w.rise:+d})" if w.level else f"rose {w.rise} MiB: over {RSS_SLACK_MIB}"
+        low, high = min(w.samples), max(w.samples)
+        print(f"| {w.node} | {w.phase} | {w.begin}-{w.end} | {low}-{high} | {verdict} |")
     if not windows:
         print("| (the run is too short to judge RSS) | | | | |")
     print("\n" + json.dumps(report, indent=1))
