@@ -40,7 +40,12 @@ async def wind_down(task: asyncio.Task[None], stopping: asyncio.Event, grace: fl
     stopping.set()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), grace)
-    if not task.done():
-        task.cancel()
+    await stop_task(task)
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel a background loop that has nothing to finish (a no-op once it has ended), and
+    wait until it has stopped; an error it ended with still surfaces."""
+    task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -8,12 +8,13 @@ caches are full.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import gc
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+
+from gateway.lifecycle import stop_task
 
 GC_YOUNG_THRESHOLD = 50_000
 FULL_COLLECTION_SECONDS = 60.0
@@ -35,9 +36,7 @@ async def garbage_context(app: web.Application) -> AsyncIterator[None]:
     gc.freeze()
     task = asyncio.create_task(_collect_periodically(), name="garbage-collector")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task)
 
 
 async def _collect_periodically() -> None:

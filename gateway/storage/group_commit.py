@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Insert, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.lifecycle import stop_task
 from gateway.storage.engine import writer_turn
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,7 @@ class GroupCommitter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         while not self._queue.empty():
             self._queue.get_nowait().stored.cancel()
         await self._drop_connection()

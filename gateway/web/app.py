@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,7 +16,7 @@ from gateway.audit.chain import ensure_checkpoint
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.core import open_core
-from gateway.lifecycle import wind_down
+from gateway.lifecycle import stop_task, wind_down
 from gateway.memory import garbage_context
 from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
@@ -92,9 +91,7 @@ async def peers_context(app: web.Application) -> AsyncIterator[None]:
     app[health.REDIS] = redis
     task = asyncio.create_task(peers.run(), name="peer-status")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task)
     await redis.aclose()
 
 
