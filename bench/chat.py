@@ -47,7 +47,7 @@ def start_gateway(port: int, workdir: Path) -> subprocess.Popen[str]:
     config.write_text(
         f'[data]\ndir = "{workdir / "var"}"\n'
         f'[database]\nurl = "sqlite+aiosqlite:///{workdir / "gateway.db"}"\n'
-        f"[http]\nport = {port}\n[smtp]\nport = {free_port()}\n"
+        f"[http]\nport = {port}\n[smtp]\nport = {free_port()}\n[metrics]\nport = 0\n"
         f'[outbound]\nsmtp = "maildir:{workdir / "outbox"}"\n'
         '[chat]\nrate_limit = "1000000/1s"\n'
     )

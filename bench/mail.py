@@ -73,9 +73,9 @@ def wait_smtp(port: int, server: subprocess.Popen[str], timeout: float = 30) -> 
     raise RuntimeError(f"nothing answers SMTP on 127.0.0.1:{port}")
 
 
-def read_metrics(http_port: int) -> dict[str, float]:
+def read_metrics(metrics_port: int) -> dict[str, float]:
     """The gateway's Prometheus text, flattened to {'name{label="v"}': value}."""
-    url = f"http://127.0.0.1:{http_port}/metrics"
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
         text = response.read().decode()
     samples: dict[str, float] = {}
@@ -103,6 +103,7 @@ class Server:
     smtp_port: int
     http_port: int = 0
     stderr_path: Path | None = None
+    metrics_port: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -139,12 +140,12 @@ def gateway_command() -> list[str]:
 
 @contextmanager
 def gateway(workdir: Path, process_mail: bool = True) -> Iterator[Server]:
-    http_port, smtp_port = free_port(), free_port()
+    http_port, smtp_port, metrics_port = free_port(), free_port(), free_port()
     config = workdir / "gateway.toml"
     config.write_text(
         f'[data]\ndir = "{workdir / "var"}"\n'
         f'[database]\nurl = "sqlite+aiosqlite:///{workdir / "gw.db"}"\n'
-        f"[http]\nport = {http_port}\n"
+        f"[http]\nport = {http_port}\n[metrics]\nport = {metrics_port}\n"
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\naddresses = ["{SUPPORT}"]\n'
         f'hostname = "mx.bench.example.net"\nprocess_mail = {str(process_mail).lower()}\n'
         f'[outbound]\nsmtp = "maildir:{workdir / "outbox"}"\nsender = "{SUPPORT}"\n'
@@ -160,7 +161,7 @@ def gateway(workdir: Path, process_mail: bool = True) -> Iterator[Server]:
         process = subprocess.Popen(
             [*command, "serve"], stdout=subprocess.DEVNULL, stderr=stderr, text=True, cwd=ROOT
         )
-    server = Server(process, smtp_port, http_port, stderr_path)
+    server = Server(process, smtp_port, http_port, stderr_path, metrics_port)
     try:
         try:
             wait_http(f"http://127.0.0.1:{http_port}/healthz", process)
@@ -226,7 +227,7 @@ def drain(server: Server, timeout: float) -> dict[str, Any]:
     now = time.time()
     while True:
         try:
-            samples = read_metrics(server.http_port)
+            samples = read_metrics(server.metrics_port)
         except OSError as exc:  # a slow scrape while the processor works: try again
             server.notes.append(f"/metrics failed while draining: {exc!r}")
             if time.monotonic() >= deadline:
@@ -281,7 +282,7 @@ def one_run(
             result["server_rss_idle_kb"] = idle
             if target == "gateway-spool":
                 replies = by_label(
-                    read_metrics(server.http_port), "gateway_smtp_replies_total", "code"
+                    read_metrics(server.metrics_port), "gateway_smtp_replies_total", "code"
                 )
                 result["smtp_replies"] = {code: int(n) for code, n in replies.items()}
             if target == "gateway":

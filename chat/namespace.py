@@ -16,7 +16,7 @@ from gateway.logs import fields
 from gateway.metrics import Metrics
 from gateway.pipeline.conversations import Pipeline, UnknownConversation
 from gateway.pipeline.model import Author, ChatMessage, Inbound, Status
-from gateway.web.client_address import ClientAddress
+from gateway.process.client_address import ClientAddress
 from policies import Channel
 
 log = logging.getLogger(__name__)

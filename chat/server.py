@@ -13,9 +13,9 @@ from chat.limits import RateLimiter, parse_rate
 from chat.namespace import ChatNamespace
 from gateway.config import Settings
 from gateway.pipeline.conversations import Pipeline
+from gateway.process.client_address import ClientAddress
+from gateway.process.keys import CORE
 from gateway.storage.redis_client import redis_pool
-from gateway.web.client_address import ClientAddress
-from gateway.web.keys import CORE
 
 MAX_PACKET_BYTES = 64 * 1024
 

@@ -18,11 +18,11 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 from chat.wire import message_json, status_json
 from gateway.metrics import Metrics
 from gateway.pipeline.model import ChatMessage, Status
+from gateway.process.keys import CORE
 from gateway.staff.console import CONSOLE, Console
 from gateway.staff.console.cookies import SESSION_COOKIE
 from gateway.staff.console.origin import foreign_origin
 from gateway.staff.desk import entry_json
-from gateway.web.keys import CORE
 
 STAFF_ROOM = "staff"
 STAFF_SOCKETIO_PATH = "staff/socket.io"

@@ -19,10 +19,11 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
+from gateway.vendor import socketio_client
+
 LANGUAGES = ("pl", "en")
 SCRIPT_CACHE = "public, max-age=300"
 SCRIPT_CSP = "default-src 'none'; frame-ancestors 'none'"
-SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.MULTILINE)
 # A Host header we are willing to echo into the page's CSP (and nothing that could add a directive).
 SAFE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
@@ -46,12 +47,6 @@ def _static(name: str) -> str:
     return resources.files("chat").joinpath("static", name).read_text("utf-8")
 
 
-def vendored_socketio() -> str:
-    """The vendored socket.io client without its source-map line (the map is not served);
-    the widget and the staff console ship this one file, so both speak one version."""
-    return SOURCE_MAP.sub("", _static("socket.io.min.js")).rstrip()
-
-
 @dataclass(frozen=True, slots=True)
 class Representation:
     """One encoding of the script, with the strong ETag of exactly these bytes."""
@@ -70,7 +65,7 @@ class WidgetScript:
 
     @classmethod
     def build(cls) -> WidgetScript:
-        socketio = vendored_socketio()
+        socketio = socketio_client()
         version = re.search(r"Socket\.IO v([0-9][0-9.]*)", socketio)
         source = BUNDLE.format(
             version=version[1] if version else "4",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.pipeline.model import ChatMessage, Status
+from gateway.timefmt import iso
 
 
 def message_json(message: ChatMessage) -> dict[str, Any]:
@@ -12,7 +13,7 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "id": message.id,
         "author": message.author.value,
         "text": message.text,
-        "ts": message.ts.isoformat().replace("+00:00", "Z"),
+        "ts": iso(message.ts),
     }
 
 

@@ -51,6 +51,15 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """/metrics on a listener of its own, never the public port: its counters (refusals by
+    reason, lockouts) are for the operator's Prometheus, not for whoever reaches the chat."""
+
+    host: str = "127.0.0.1"
+    port: int = 9180
+
+
+@dataclass(frozen=True, slots=True)
 class ChatSettings:
     allowed_origins: list[str] = field(default_factory=list)
     max_message_length: int = 4000
@@ -126,6 +135,51 @@ class RetentionSettings:
                 )
 
 
+@dataclass(frozen=True, slots=True)
+class RequestsSettings:
+    """A request held for the client's code does not wait forever: after `hold_hours` it is
+    withdrawn, the client told, the chain told (like GNU Mailman's pending tokens)."""
+
+    hold_hours: int = 72
+
+    def __post_init__(self) -> None:
+        if self.hold_hours < 1:
+            raise ConfigError(
+                f"config key 'requests.hold_hours': expected a number of hours (1 or more), "
+                f"got {self.hold_hours}"
+            )
+
+
+WITNESS_KINDS = ("mailbox", "webhook")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """Where the chain's head is witnessed outside the database (gateway.audit.witness): ""
+    (nowhere but the staff deliveries), "file:/path" (an append-only file), "mailbox"
+    (staff.mailbox) or "webhook" (staff.webhook_url), every `witness_seconds`."""
+
+    witness: str = ""
+    witness_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        kind, _, path = self.witness.partition(":")
+        if (
+            self.witness
+            and not (kind in WITNESS_KINDS and not path)
+            and not (kind == "file" and path)
+        ):
+            raise ConfigError(
+                'config key \'audit.witness\': expected "" (none), "file:/path", '
+                f'"mailbox" or "webhook", got {self.witness!r}'
+            )
+        if self.witness_seconds < 10:
+            raise ConfigError(
+                f"config key 'audit.witness_seconds': expected 10 or more, "
+                f"got {self.witness_seconds}"
+            )
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("json", "text")
 
@@ -156,6 +210,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
@@ -164,6 +219,8 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     policies: PoliciesSettings = field(default_factory=PoliciesSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    requests: RequestsSettings = field(default_factory=RequestsSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
     @property

@@ -25,13 +25,16 @@ from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.events import EventHub
 from gateway.pipeline.forwarding import Forwarder
+from gateway.pipeline.holding import Holds
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.resume import ResumeTokens
 from gateway.pipeline.steps import Steps
 from gateway.pipeline.transcript_writer import TranscriptWriter
+from gateway.pipeline.turn import Voice
 from gateway.storage.engine import create_engine, is_sqlite, session_factory, writer_turn
 from gateway.storage.schema import ensure_current
+from mail.staff_copy import masked_original
 from policies import PolicySet
 
 
@@ -71,9 +74,12 @@ async def open_core(
     chain = AuditChain(keys, clock)
     notices = AccountNotices(settings.outbound.sender, outbox, clock)
     verifier = CodeVerifier(keys.all_secrets, clock, notices)
-    forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, metrics)
+    forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, masked_original)
     replies = Replies()
-    steps = Steps(verifier, forwarder, notices, replies, keys.identifier, clock, metrics)
+    voice = Voice(replies, clock)
+    client_mail = ClientMail(settings.outbound.sender, outbox, replies, clock)
+    holds = Holds(verifier, forwarder, notices, voice, keys.identifier, clock, metrics)
+    steps = Steps(holds, voice, policies, chain, client_mail, clock)
     writer = TranscriptWriter(engine, clock)
     # SQLite: one turn at a time, in line with every other writer of this process;
     # PostgreSQL: as many as its pool has connections.
@@ -97,7 +103,7 @@ async def open_core(
             verifier,
             pipeline,
             replies,
-            ClientMail(settings.outbound.sender, outbox, replies, clock),
+            client_mail,
         )
     finally:
         await pipeline.close_writer()

@@ -54,8 +54,13 @@ _REGON14_WEIGHTS = (2, 4, 8, 5, 0, 9, 7, 3, 6, 1, 2, 4, 8)
 _PESEL_CENTURY = {4: 1800, 0: 1900, 1: 2000, 2: 2100, 3: 2200}
 _MAX_RAW_LENGTH = 64
 
-# Separators people type inside numbers ("123 456", "123-456-32-18", a locale's narrow space).
-SEPARATORS = " \u00a0\u2009\u202f-\u2010\u2011"
+# Separators people type inside numbers ("123 456", "123-456-32-18", "440.514.013.59", a
+# locale's narrow space) and any other single one that splits a code to get it past a mask
+# ("3921.8459", "482,135", "482/135", "482_135", a tab).
+SEPARATORS = (
+    " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+    "-\u2010\u2011.,/_\u00b7\u2022"
+)
 _SEP = f"[{re.escape(SEPARATORS)}]"
 _H = "[ \t\u00a0]"
 _RUN = rf"\d+(?:{_SEP}\d+)*"
@@ -74,8 +79,13 @@ _RUN_RE = re.compile(
     re.IGNORECASE,
 )
 _GROUP_RE = re.compile(r"\d+")
+# One-time codes have six or eight digits: a run of that length is masked wherever it stands
+# (glued to a word, inside an address), so that no spelling of a code reaches staff.
+CODE_LENGTHS = (6, 8)
 # Zero-width, so that overlapping candidates ("2026-13-01-2027") are all seen.
-_DATE_RE = re.compile(r"(?<!\d)(?=(\d{4}-\d\d-\d\d|\d\d-\d\d-\d{4})(?!\d))")
+_DATE_RE = re.compile(r"(?<!\d)(?=(\d{4}([-./])\d\d\2\d\d|\d\d([-./])\d\d\3\d{4})(?!\d))")
+_IPV4_RE = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)")
+_DATE_PARTS = re.compile(r"[-./]")
 _DROP_SEPARATORS = str.maketrans("", "", SEPARATORS)
 
 
@@ -153,16 +163,45 @@ def validate(kind: IdentifierKind, raw: str) -> str | None:
 
 
 def _glued(text: str, start: int) -> bool:
-    """Digits stuck to a word ("vps-123456", "FV123456") name a thing; they are not a number."""
+    """Digits stuck to a word ("vps-1234567", "FV1234567", "FV/2026/11/123") name a thing;
+    they are not a number, unless they have a code's length (see _bare_runs)."""
     prev = text[start - 1] if start > 0 else ""
-    if prev == "-" and start >= 2:
+    if prev in "-/" and start >= 2:
         prev = text[start - 2]
     return prev.isalpha() or prev == "_"
 
 
+def _names_a_thing(digits: str, masking: bool) -> bool:
+    """Glued digits are a name ("FV1234567") unless they have a code's length; and, for
+    masking, unless they are a valid national number ("skan-44051401359.pdf" shows a PESEL to
+    whoever reads it, though naming it that way identifies nobody)."""
+    if len(digits) in CODE_LENGTHS:
+        return False
+    kind = _KIND_BY_LENGTH.get(len(digits))
+    return not masking or kind is None or not _CHECKS[kind](digits)
+
+
+def _ticket_at(text: str, start: int, end: int) -> bool:
+    """The gateway's own ticket ("T-482135"): six characters after "T-", no secret."""
+    before = text[max(0, start - 3) : start]
+    word_start = len(before) < 3 or not (before[0].isalnum() or before[0] in "_-")
+    return (
+        before[-2:].lower() == "t-"
+        and word_start
+        and end - start == 6
+        and (end == len(text) or not (text[end].isalnum() or text[end] == "_"))
+    )
+
+
+def _date_at(text: str, start: int, end: int) -> bool:
+    """A date begins here: "x_23-11-2026" is a word and a date, not "x_23" and "11-2026"."""
+    found = _DATE_RE.match(text, start, end)
+    return found is not None and _is_date(found[1])
+
+
 def _is_date(candidate: str) -> bool:
-    """An ISO or Polish dash date ("2026-11-23", "23-11-2026") stays readable: it is no secret."""
-    first, month, last = candidate.split("-")
+    """A date ("2026-11-23", "23.11.2026", "2026/11/23") stays readable: it is no secret."""
+    first, month, last = _DATE_PARTS.split(candidate)
     year, day = (first, last) if len(first) == 4 else (last, first)
     try:
         return 1900 <= int(year) <= 2099 and bool(dt.date(int(year), int(month), int(day)))
@@ -175,11 +214,24 @@ def _segment(text: str, start: int, end: int) -> DigitRun:
     return DigitRun((start, end), digits or "", None)
 
 
-def _bare_runs(text: str, start: int, end: int) -> Iterator[DigitRun]:
-    """Splits off what is not a secret: the word-bound first group, and dates."""
-    if _glued(text, start):
+def _bare_runs(text: str, start: int, end: int, masking: bool) -> Iterator[DigitRun]:
+    """Splits off what is not a secret: the word-bound first group, a numbered name
+    ("FV/2024/05/1234"), dates, an IPv4 address (staff must read where a record is to point)."""
+    if _IPV4_RE.fullmatch(text, start, end):
+        return  # where a record points: staff and the client must read it
+    glued = _glued(text, start) and not _date_at(text, start, end)
+    if (
+        glued
+        and "/" in text[start:end]
+        and all(_names_a_thing(group[0], masking) for group in _GROUP_RE.finditer(text, start, end))
+    ):
+        return  # an invoice number ("FV/2024/05/1234"), however many groups it has
+    if glued:
         first = _GROUP_RE.match(text, start, end)
-        start = first.end() + 1 if first else end
+        if first is None:
+            start = end
+        elif _names_a_thing(first[0], masking) or _ticket_at(text, start, first.end()):
+            start = first.end() + 1
     done = start
     for candidate in _DATE_RE.finditer(text, start, end):
         at = candidate.start()
@@ -192,11 +244,13 @@ def _bare_runs(text: str, start: int, end: int) -> Iterator[DigitRun]:
         yield _segment(text, done, end)
 
 
-def iter_digit_runs(text: str) -> Iterator[DigitRun]:
-    """Labelled numbers of any length, bare ones of six digits or more; linear in the text."""
+def iter_digit_runs(text: str, *, masking: bool = False) -> Iterator[DigitRun]:
+    """Labelled numbers of any length, bare ones of six digits or more; linear in the text.
+    `masking`: also the valid national numbers glued to a word, which are no identification
+    but must not be shown."""
     for match in _RUN_RE.finditer(text):
         if match["digits"] is not None:
-            yield from _bare_runs(text, *match.span("digits"))
+            yield from _bare_runs(text, *match.span("digits"), masking)
             continue
         labelled = match["label"] is not None
         kind = IdentifierKind(match["label"].lower()) if labelled else IdentifierKind.NIP

@@ -49,6 +49,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.mail_failed = Counter(
+            "gateway_mail_failed",
+            "Accepted e-mail that could not be processed and went to staff unread, for a "
+            "human (`gateway mail failed` lists them), by the failure",
+            ["reason"],
+            registry=self.registry,
+        )
         self.mail_pending = Gauge(
             "gateway_mail_pending",
             "Accepted e-mail not yet processed (a backlog shows here)",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from policies.normalize import fold, without_invisible
+
 # A request names its service near the top; a 25 MB e-mail is not searched to its end.
 MAX_SCAN_CHARS = 64 * 1024
 
@@ -40,9 +42,13 @@ _TLD = r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
 # A candidate ends where the token ends; "a.pl.b" or "a.pl@x" is a different token.
 _END = r"(?![\w@-]|\.[^\W_])"
 # The lookbehinds only let a candidate start where a token starts, which also keeps the scan
-# linear: a failed attempt is never retried from inside the same token.
+# linear: a failed attempt is never retried from inside the same token. A slash or backslash
+# starts one ("demo.example/example.pl", a URL's path names a domain too: a verification must
+# cover it), and so does a hyphen or "@" standing alone (" -example.pl", " @example.pl"); an
+# e-mail address's domain is read with the address (gateway.destinations). A label may start
+# with "_", as DNS names under a service do ("_dmarc.example.pl").
 _CANDIDATE_RE = re.compile(
-    rf"(?:(?<=://)|(?<![\w.@/\\-]))(?P<domain>(?:{_LABEL}\.)+{_TLD}){_END}"
+    rf"(?:(?<=[/\\])|(?<![\w.@/\\-])|(?<=(?<![\w.])[-@]))(?P<domain>(?:_?{_LABEL}\.)+{_TLD}){_END}"
     rf"|(?<![\w.@-])(?P<sid>(?P<prefix>[A-Za-z]{{2,20}})-[0-9]{{1,12}}){_END}",
     re.IGNORECASE,
 )
@@ -64,6 +70,11 @@ def normalize_service_name(name: str) -> str:
     return unicodedata.normalize("NFC", ".".join(labels)).lower()
 
 
+def is_service_id(name: str) -> bool:
+    """A provider's own id ("vps-1234"), as opposed to a domain: ids have no dot."""
+    return "." not in name
+
+
 def _candidate(match: re.Match[str]) -> str | None:
     if match["sid"] is not None:
         if match["prefix"].lower() in NOT_SERVICE_PREFIXES:
@@ -78,9 +89,68 @@ def _candidate(match: re.Match[str]) -> str | None:
 
 
 def find_service_names(text: str) -> list[str]:
+    """Names as typed, read through their disguises; a name that mixes scripts ("exаmple.pl"
+    with a Cyrillic "а") also yields the Latin name it imitates, so that a request naming it
+    is about the real one too (a verification must cover every service a request names)."""
     names: dict[str, None] = {}
-    for match in _CANDIDATE_RE.finditer(text[:MAX_SCAN_CHARS]):
+    for match in _CANDIDATE_RE.finditer(undisguised(text[:MAX_SCAN_CHARS])):
         name = _candidate(match)
         if name:
             names.setdefault(name, None)
+            imitated = _imitated(name)
+            if imitated:
+                names.setdefault(imitated, None)
     return list(names)
+
+
+# Dots and hyphens of other forms, and the ways people "defang" a name so it is not a link.
+_LOOK_ALIKE_PUNCTUATION = str.maketrans(
+    {
+        "\u3002": ".",  # ideographic full stop
+        "\uff61": ".",
+        "\u2024": ".",  # one dot leader
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2212": "-",
+        "\ufe63": "-",
+    }
+)
+# Each alternative starts only where a run of spaces starts, so a long run is scanned once.
+_DEFANGED_DOT = re.compile(
+    r"(?<!\s)\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))\s*|(?<!\s)\s+(?:dot|kropka)\s+"
+    r"|(?<=\w) \. (?=\w)",
+    re.IGNORECASE,
+)
+# Single letters apart ("e x a m p l e . p l", "e x a m p l e dot p l"), three spaces or more:
+# "o a.a.a.pl" is the word "o" and a name, not "oa.a.a.pl".
+_SPELLED = re.compile(r"(?<![\w.])[^\W_](?:[ .][^\W_]){3,}(?![\w.])")
+_SPELLED_SPACES = 3
+
+
+def undisguised(text: str) -> str:
+    """The text with what hides a name taken away: compatibility forms (NFKC: "．", "ｅ"),
+    invisible characters (zero-width spaces, soft hyphens), other dots and hyphens, defanged
+    dots ("example dot pl", "example[.]pl") and names spelled out ("e x a m p l e . p l")."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_LOOK_ALIKE_PUNCTUATION)
+        text = without_invisible(text)
+    text = _DEFANGED_DOT.sub(".", text)
+    return _SPELLED.sub(_join_spelled, text)
+
+
+def _join_spelled(match: re.Match[str]) -> str:
+    run = match.group()
+    return run.replace(" ", "") if run.count(" ") >= _SPELLED_SPACES else run
+
+
+def _imitated(name: str) -> str | None:
+    """The Latin name a mixed-script name looks like (UTS #39's skeleton), if it is one."""
+    if name.isascii():
+        return None
+    scripts = {unicodedata.name(char, "?").split()[0] for char in name if char.isalpha()}
+    if len(scripts) < 2:
+        return None  # "zażółć.pl", "пример.рф": one script, a name in its own right
+    latin = fold(name)
+    return latin if latin.isascii() and latin != name else None

@@ -28,8 +28,10 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def html_to_text(html: str, limit: int = 256 * 1024) -> str:
-    collector = _Collector(limit)
+def html_to_text(html: str, limit: int = 256 * 1024, *, quotes: bool = False) -> str:
+    """The text a reader sees; `quotes` keeps quoted blocks (everything a mail client shows is
+    classified, quoted text too), else they are dropped (the client's own words)."""
+    collector = _Collector(limit, skipped=_SKIPPED - {"blockquote"} if quotes else _SKIPPED)
     html = html[: limit * 4]
     position, end = 0, len(html)
     while position < end and not collector.full:
@@ -44,8 +46,9 @@ def html_to_text(html: str, limit: int = 256 * 1024) -> str:
 
 
 class _Collector:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, skipped: frozenset[str] = _SKIPPED) -> None:
         self._limit = limit
+        self._skipped = skipped
         self._size = 0
         self._parts: list[str] = []
         self._open: list[str] = []  # the skipped elements we are inside, innermost last
@@ -64,24 +67,24 @@ class _Collector:
             if self._counts["head"]:
                 self._open = [name for name in self._open if name != "head"]
                 self._counts["head"] = 0
-        elif tag in _SKIPPED:
+        elif tag in self._skipped:
             if not self_closing:
                 self._open.append(tag)
                 self._counts[tag] += 1
-        elif tag in _BLOCKS:
+        elif tag in _BLOCKS or tag == "blockquote":
             self._add("\n")
         elif tag in _CELLS:
             self._add(" ")
 
     def end(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if tag in self._skipped:
             if self._counts[tag]:  # close it and whatever was left open inside it
                 while True:
                     name = self._open.pop()
                     self._counts[name] -= 1
                     if name == tag:
                         break
-        elif tag in _BLOCKS:
+        elif tag in _BLOCKS or tag == "blockquote":
             self._add("\n")
 
     def result(self) -> str:

@@ -10,12 +10,14 @@ in size: the number of parts, the length of a field before it is parsed, the tex
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import errors, policy
 from email.feedparser import BytesFeedParser
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import Compat32, EmailPolicy, Policy
@@ -23,12 +25,21 @@ from email.utils import getaddresses
 from typing import Any
 
 from mail.html_text import html_to_text
-from mail.quoting import strip_quoted
+from mail.quoting import split_quoted
 
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 1024 * 1024  # a header section beyond this is not a mail but an attack
-MAX_BODY_CHARS = 64 * 1024  # what the pipeline reads; staff get the whole original anyway
+MAX_BODY_CHARS = 64 * 1024  # the client's own words
+# What is read of the text parts: each up to PART_CHARS, all together up to MAX_READ_CHARS.
+# Staff are shown no more than that (the staff copy cuts a part where reading stopped).
+PART_CHARS = 64 * 1024
+MAX_READ_CHARS = 128 * 1024
+# `shown` is never cut (what staff are shown is classified whole), so it is bounded by its
+# parts: the text read (the main part's quotes and HTML quotes twice at most, 64 Ki each, and
+# the other parts' 128 Ki), and per part a name, a type and an attached mail's subject.
+MAX_FILENAME_CHARS = 255
+MAX_TYPE_CHARS = 100
 MAX_PARTS = 200
 MAX_DEPTH = 20
 MAX_REFERENCES = 50
@@ -109,6 +120,10 @@ class ParsedMail:
     from_domain: str = ""
     subject: str = ""
     body: str = ""  # the client's own words: quotes and signature removed
+    # Everything else a mail client shows, in labelled sections: the subject, quoted and signed
+    # text, the other text parts, attachments' names and text. Classified with the body; no
+    # credentials are read from it.
+    shown: str = ""
     language_hint: str | None = None
     auto_submitted: bool = False
     bulk: bool = False
@@ -136,7 +151,7 @@ def check_is_mail(raw: bytes) -> None:
 
 def parse_mail(raw: bytes) -> ParsedMail:
     try:
-        message, complete = _read(raw)
+        message, complete = read_tree(raw)
         return _parse(message, complete)
     except Exception as exc:  # a parser bug must not lose the mail: read the headers alone
         failure = type(exc).__name__
@@ -156,7 +171,7 @@ def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
     return tuple(seen)[:MAX_REFERENCES]
 
 
-def _read(raw: bytes) -> tuple[Message, bool]:
+def read_tree(raw: bytes) -> tuple[Message, bool]:
     """The MIME tree, fed in chunks and given up on once it holds more than MAX_PARTS parts
     (the parser spends ~0.1 ms on each, and a 25 MB mail can have millions); and whether it
     was read whole."""
@@ -178,16 +193,20 @@ def _read(raw: bytes) -> tuple[Message, bool]:
 
 def _parse(message: Message, complete: bool) -> ParsedMail:
     defects: list[str] = []
-    text, readable = _body_text(message, defects)
+    reading = _read_parts(message, defects)
     if not complete:
         defects.insert(0, "too many parts")
     fields = _header_fields(message, defects)
-    body = _storable(strip_quoted(text[: MAX_BODY_CHARS * 4])[:MAX_BODY_CHARS])
+    own, quoted = split_quoted(reading.main[: MAX_BODY_CHARS * 4])
+    sections = [f"Subject: {fields['subject']}"] if fields["subject"] else []
+    sections += [f"[quoted or signed]\n{quoted}"] if quoted else []
+    sections += reading.sections
     return ParsedMail(
         **fields,
-        body=body,
+        body=_storable(own[:MAX_BODY_CHARS]),
+        shown=_storable("\n\n".join(sections)),
         is_bounce=_is_bounce(message),
-        needs_human=not readable or not complete or fields["from_address"] is None,
+        needs_human=not reading.readable or not complete or fields["from_address"] is None,
         defects=tuple(defects[:20]),
     )
 
@@ -301,34 +320,142 @@ def _has_any(message: Message, names: tuple[str, ...]) -> bool:
     return any(key.lower() in wanted for key in message)
 
 
-def _body_text(message: Message, defects: list[str]) -> tuple[str, bool]:
-    """The first plain-text part, else the first HTML part made plain; and whether the mail
-    was readable enough to act on."""
-    readable = True
-    plain: Message | None = None
-    html: Message | None = None
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A part with content, as a mail client would show it: "text" (read, `text` holds what of
+    it was read: the whole part, or the start of it up to the reading budget), or "unread" (an
+    image, a PDF…: nothing the gateway can classify)."""
+
+    part: Message
+    kind: str
+    content_type: str
+    filename: str
+    attachment: bool
+    text: str = ""
+    cut: bool = False  # the part is longer than what was read of it
+    decoded: bool = True  # in its declared charset (else read as UTF-8 or Windows-1250)
+
+
+@dataclass(slots=True)
+class _Reading:
+    main: str = ""  # the first plain part, else the first HTML part made plain
+    sections: list[str] = field(default_factory=list)
+    readable: bool = True
+
+
+def leaves(message: Message, defects: list[str] | None = None) -> Iterator[Leaf]:
+    """Every part with content, depth first, each text part decoded and read up to the budget
+    (PART_CHARS each, MAX_READ_CHARS in all): the staff copy walks the same leaves with the
+    same budget, so staff are shown exactly what was classified."""
+    defects = [] if defects is None else defects
+    remaining = MAX_READ_CHARS
     for part, depth in _walk(message):
-        defects.extend(type(defect).__name__ for defect in part.defects[:5])
-        if any(isinstance(defect, _UNREADABLE) for defect in part.defects):
-            readable = False
         if depth > MAX_DEPTH:
             defects.append("nested too deep")
-            readable = False
-            break
-        if part.is_multipart() or _is_attachment(part):
+            return
+        if part.is_multipart():
             continue
-        content_type = _TOKEN_END.split(part.get_content_type(), maxsplit=1)[0]
-        if content_type == "text/plain" and plain is None:
-            plain = part
-        elif content_type == "text/html" and html is None:
-            html = part
-    chosen = plain if plain is not None else html  # a part without fields is falsy
-    if chosen is None:
-        return "", False
-    text, decoded = _decode(chosen, defects)
-    if chosen is html:
-        text = html_to_text(text)
-    return text, readable and decoded
+        content_type = _content_type(part)
+        filename = _filename(part)
+        attachment = _is_attachment(part) or bool(filename)
+        if not content_type.startswith("text/") or remaining <= 0:
+            yield Leaf(part, "unread", content_type, filename, attachment)
+            continue
+        text, decoded = _decode(part, defects)
+        allowed = min(PART_CHARS, remaining)
+        remaining -= min(len(text), allowed)
+        yield Leaf(
+            part,
+            "text",
+            content_type,
+            filename,
+            attachment,
+            text[:allowed],
+            cut=len(text) > allowed,
+            decoded=decoded,
+        )
+
+
+def _read_parts(message: Message, defects: list[str]) -> _Reading:
+    """What a mail client would show: the main text (where the client's own words are), every
+    other text part (plain, HTML made plain, any charset, attached or inline), and the names
+    of attachments; and whether the mail was readable enough to act on."""
+    reading = _Reading()
+    seen: set[str] = set()
+    for part, _ in _walk(message):
+        defects.extend(type(defect).__name__ for defect in part.defects[:5])
+        if any(isinstance(defect, _UNREADABLE) for defect in part.defects):
+            reading.readable = False
+        if part is not message and _raw_header(part, "Subject") is not None:
+            # An attached mail (message/rfc822): a mail client shows its subject too.
+            subject = _header(part, "Subject", defects)[:MAX_SUBJECT_CHARS]
+            reading.sections.append(f"[attached mail] Subject: {subject}")
+    texts: list[Leaf] = []
+    for leaf in leaves(message, defects):
+        if leaf.filename:
+            reading.sections.append(f"[attachment: {leaf.filename} ({leaf.content_type})]")
+        if leaf.kind == "unread":
+            if not leaf.filename:  # its type is shown to staff in the line that replaces it
+                reading.sections.append(f"[not read: {leaf.content_type}]")
+            continue
+        texts.append(leaf)
+        reading.readable = reading.readable and leaf.decoded
+    if "nested too deep" in defects:
+        reading.readable = False
+    plain = [t for t in texts if t.content_type == "text/plain" and not t.attachment]
+    html = [t for t in texts if t.content_type == "text/html" and not t.attachment]
+    main = (plain or html)[0] if plain or html else None
+    if main is None:
+        reading.readable = False
+    for leaf in texts:
+        quotes = leaf is not main
+        text = (
+            html_to_text(leaf.text, quotes=quotes)
+            if leaf.content_type == "text/html"
+            else leaf.text
+        )
+        if leaf is main:
+            reading.main = text
+            if leaf.content_type == "text/html":
+                # Quoted blocks are dropped from the client's words, and shown apart.
+                quoted = html_to_text(leaf.text, quotes=True)
+                if _same_words(quoted) != _same_words(text):
+                    reading.sections.append(f"[quoted in the HTML]\n{quoted}")
+            seen.add(_same_words(text))
+            continue
+        words = _same_words(text)
+        if not words or words in seen:  # the HTML twin of the plain part, say
+            continue
+        seen.add(words)
+        label = leaf.filename or leaf.content_type
+        reading.sections.append(f"[{label}]\n{text}")
+    return reading
+
+
+def _same_words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return _TOKEN_END.split(part.get_content_type(), maxsplit=1)[0][:MAX_TYPE_CHARS]
+    except Exception:
+        return "application/octet-stream"
+
+
+def _filename(part: Message) -> str:
+    """The attachment's name as a mail client shows it: RFC 2231 or RFC 2047 decoded."""
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:
+        return ""
+    if isinstance(name, tuple):
+        name = name[2]
+    name = str(name)[:MAX_FILENAME_CHARS]
+    if "=?" in name:
+        with contextlib.suppress(Exception):  # a malformed encoded word: shown as it is
+            name = str(make_header(decode_header(name)))
+    return _storable(" ".join(_readable_header(name).split()))
 
 
 def _walk(message: Message) -> Iterator[tuple[Message, int]]:

@@ -12,11 +12,13 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.metrics import Metrics
+from gateway.own_words import without_ours
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import AfterCommit, Pipeline
 from gateway.pipeline.model import Inbound, Outcome, Stage
@@ -34,6 +36,15 @@ BATCH = 10  # mails per transaction: one commit for all, and still a short hold 
 POLL_SECONDS = 1.0
 YIELD_WHILE_ACCEPTING = 9  # processing gets a tenth of the time during a flood
 LARGE_MAIL_BYTES = 256 * 1024  # parsed off the event loop above this size
+# Failures that say nothing about the mail (the database or the disk away): worth retrying.
+# Any other comes from its content, and the same content fails the same way again.
+RETRYABLE = (DBAPIError, OSError, TimeoutError)
+FAILED = "failed: "  # InboundMail.outcome of a mail handed to a human unread
+FAILED_TEXT = (
+    "[The gateway could not read this e-mail ({reason}); nothing in it was classified, so "
+    "none of it is shown here. Its original is kept: `gateway mail failed` lists it as mail "
+    "{mail}. Answer the sender only through a new verified request.]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +108,29 @@ class MailProcessor:
     async def process_pending(self) -> int:
         """One batch of what is waiting; returns how many mails were taken up."""
         waiting = await self._spool.waiting(BATCH)
-        self._metrics.mail_pending.set(
-            len(waiting) if len(waiting) < BATCH else await self._spool.depth()
-        )
+        self._spool.pending = len(waiting) if len(waiting) < BATCH else await self._spool.depth()
         if not waiting:
             return 0
         # Read each mail before the transaction: parsing and DKIM (DNS) take time, and the
         # transaction holds SQLite's write lock.
-        prepared = [await self._prepare(mail) for mail in waiting]
+        prepared: list[_Prepared] = []
+        unprepared: list[tuple[Waiting, Exception]] = []
+        for mail in waiting:
+            try:
+                prepared.append(await self._prepare(mail))
+            except Exception as exc:  # a bug in reading it: this mail fails, not the pass
+                log.error("mail %s could not be read: %s", mail.id, type(exc).__name__)
+                unprepared.append((mail, exc))
         finished, failed, turns = await self._process_batch(prepared)
+        failed = unprepared + failed
         if not self._spool.shared:
             await self._spool.remove(finished)
-        for mail in failed:
+        for mail, failure in failed:
             self._metrics.mail_processed.labels("error").inc()
-            if await self._spool.count_failure(mail.id) >= MAX_FAILURES:
-                log.error("mail %s failed %s times; left for an operator", mail.id, MAX_FAILURES)
+            retrying = isinstance(failure, RETRYABLE)
+            if retrying and await self._spool.count_failure(mail.id) < MAX_FAILURES:
+                continue
+            turns.extend(await self._to_a_human(mail, type(failure).__name__))
         for outcome, after_commit in turns:
             await after_commit()
             self._metrics.mail_processed.labels(outcome.status.stage.value).inc()
@@ -124,7 +143,7 @@ class MailProcessor:
 
     async def _process_batch(
         self, batch: list[_Prepared]
-    ) -> tuple[list[int], list[Waiting], list[tuple[Outcome, AfterCommit]]]:
+    ) -> tuple[list[int], list[tuple[Waiting, Exception]], list[tuple[Outcome, AfterCommit]]]:
         """The batch in one transaction (one commit, one fsync), each mail in a savepoint of
         its own so that one which fails is rolled back alone and retried later.
 
@@ -132,7 +151,7 @@ class MailProcessor:
         once. A mail whose record exists is done, and only its spool row is left to remove (a
         crash came between the commit and the removal)."""
         finished: list[int] = []
-        failed: list[Waiting] = []
+        failed: list[tuple[Waiting, Exception]] = []
         turns: list[tuple[Outcome, AfterCommit]] = []
         async with writer_turn(self._engine), self._sessions.begin() as session:
             for item in batch:
@@ -148,12 +167,74 @@ class MailProcessor:
                             turns.append(await self._turn(session, item))
                 except Exception as exc:
                     log.error("mail %s failed: %s", mail.id, type(exc).__name__)
-                    failed.append(mail)
+                    failed.append((mail, exc))
                     continue
                 finished.append(mail.id)
             if self._spool.shared and finished:
                 await session.execute(delete(SpooledMail).where(SpooledMail.id.in_(finished)))
         return finished, failed, turns
+
+    async def _to_a_human(self, mail: Waiting, reason: str) -> list[tuple[Outcome, AfterCommit]]:
+        """A mail that cannot be processed, after its retries (or at once, when retrying the
+        same content cannot help) still reaches staff, marked for a human, by a path that reads
+        nothing of it: a fixed text of ours, no auto-reply (its sender is unproven), and no copy
+        of its content (nothing of it was classified); the original stays for the audit export
+        and `gateway mail failed` lists it. Exactly once, like any mail."""
+        try:
+            async with writer_turn(self._engine), self._sessions.begin() as session:
+                if self._spool.shared and not await self._claim(session, mail):
+                    return []
+                if await session.scalar(
+                    select(InboundMail.id).where(InboundMail.spool_key == mail.key)
+                ):
+                    turn: list[tuple[Outcome, AfterCommit]] = []
+                else:
+                    turn = [await self._failed_turn(session, mail, reason)]
+                if self._spool.shared:
+                    await session.execute(delete(SpooledMail).where(SpooledMail.id == mail.id))
+        except Exception:
+            log.exception("mail %s could not be handed to staff; `gateway mail failed`", mail.id)
+            await self._spool.count_failure(mail.id)
+            return []
+        if not self._spool.shared:
+            await self._spool.remove([mail.id])
+        self._metrics.mail_failed.labels(reason).inc()
+        log.error("mail %s could not be processed (%s): sent to staff for a human", mail.id, reason)
+        return turn
+
+    async def _failed_turn(
+        self, session: AsyncSession, mail: Waiting, reason: str
+    ) -> tuple[Outcome, AfterCommit]:
+        record = await self._record(session, mail, outcome=f"{FAILED}{reason}"[:32])
+        sender = _envelope_sender(mail)
+        opened = await self._pipeline.open_within(session, Channel.EMAIL, sender, "en", "")
+        inbound = Inbound(
+            Channel.EMAIL,
+            opened.status.conversation,
+            text=FAILED_TEXT.format(mail=record.id, reason=reason),
+            client=sender,
+            needs_human=True,
+        )
+        outcome, after_commit = await self._pipeline.handle_within(session, inbound)
+        record.conversation_id = outcome.status.conversation
+        return outcome, after_commit
+
+    async def _record(self, session: AsyncSession, mail: Waiting, outcome: str = "") -> InboundMail:
+        """The mail's record, with its original: written first, because its unique spool key
+        is where a second node racing for this mail stops."""
+        record = InboundMail(
+            spool_key=mail.key,
+            received_at=mail.received_at,
+            processed_at=self._clock.now(),
+            peer=mail.peer,
+            envelope_from=mail.envelope_from,
+            envelope_to=mail.envelope_to,
+            raw=mail.raw,
+            outcome=outcome,
+        )
+        session.add(record)
+        await session.flush()
+        return record
 
     @staticmethod
     async def _claim(session: AsyncSession, mail: Waiting) -> bool:
@@ -173,20 +254,12 @@ class MailProcessor:
     async def _turn(self, session: AsyncSession, item: _Prepared) -> tuple[Outcome, AfterCommit]:
         mail, parsed = item.mail, item.parsed
         now = self._clock.now()
-        record = InboundMail(
-            spool_key=mail.key,
-            received_at=mail.received_at,
-            processed_at=now,
-            peer=mail.peer,
-            envelope_from=mail.envelope_from,
-            envelope_to=mail.envelope_to,
-            raw=mail.raw,
-        )
-        session.add(record)
-        await session.flush()  # the unique key: a second node racing for this mail stops here
+        record = await self._record(session, mail)
         envelope_from = _envelope_sender(mail)
         thread = await self._thread(session, parsed, envelope_from)
         await threads.remember_message(session, parsed.message_id, thread.conversation, now)
+        # Everything a mail client shows is classified, except what we wrote ourselves.
+        ours = await threads.own_words(session, thread_ids(parsed))
         inbound = Inbound(
             Channel.EMAIL,
             thread.conversation,
@@ -195,6 +268,7 @@ class MailProcessor:
             sender_authentication=item.authentication.value,
             mail_id=record.id,
             needs_human=parsed.needs_human,
+            shown=without_ours(parsed.shown, ours),
         )
         outcome, after_commit = await self._pipeline.handle_within(session, inbound)
         record.conversation_id = outcome.status.conversation

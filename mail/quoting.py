@@ -33,22 +33,34 @@ _MARKER_CHARS = 400
 
 def strip_quoted(text: str) -> str:
     """The text above the first quote marker, with `>` lines and the signature removed."""
+    return split_quoted(text)[0]
+
+
+def split_quoted(text: str) -> tuple[str, str]:
+    """The client's own words, and the rest: what they quoted or signed. The rest is not the
+    client's words (no credentials are read from it), but a mail client shows it, so it is
+    classified too ("as agreed, please proceed with the below")."""
     kept: list[str] = []
+    rest: list[str] = []
     lines = text.splitlines()
     for index, line in enumerate(lines):
         marker = line.strip()
         if len(marker) <= _MARKER_CHARS:
             if _SIGNATURE.match(line) or _SEPARATOR.match(marker) or _ATTRIBUTION.match(marker):
+                rest.extend(lines[index + 1 :])  # the marker itself is the mail program's
                 break
             if _QUOTED_FROM.match(marker) and _starts_header_block(lines, index):
+                rest.extend(lines[index:])
                 break
             if _ATTRIBUTION_END.search(marker) and _wrapped_attribution(kept, marker):
                 kept.pop()
+                rest.extend(lines[index + 1 :])
                 break
         if marker.startswith(">"):
+            rest.append(line)
             continue
         kept.append(line)
-    return "\n".join(kept).strip()
+    return "\n".join(kept).strip(), "\n".join(rest).strip()
 
 
 def _starts_header_block(lines: list[str], index: int) -> bool:

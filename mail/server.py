@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.lifecycle import wind_down
-from gateway.web.draining import STOP_ACCEPTING
-from gateway.web.keys import CORE
+from gateway.process.draining import STOP_ACCEPTING
+from gateway.process.keys import CORE
 from mail.listener import start_listener
 from mail.mailbox import SupportMailbox
 from mail.processor import MailProcessor
@@ -33,6 +33,7 @@ async def mail_context(app: web.Application) -> AsyncIterator[None]:
     )
     server = await start_listener(settings.smtp, mailbox)
     app[SPOOL] = spool
+    core.metrics.mail_pending.set_function(lambda: spool.pending)
     app[SMTP_PORT] = server.sockets[0].getsockname()[1]
     app[STOP_ACCEPTING].append(server.close)
     stopping = asyncio.Event()

@@ -64,6 +64,9 @@ class Spool:
         # and counted, so it can tell a trickle (keep up) from a flood (let the listener go first).
         self.stored = asyncio.Event()
         self.stored_count = 0
+        # Accepted mail waiting, as this node knows it: exact after each processing pass,
+        # and counted up as mail is taken in between (a flood's backlog shows as it grows).
+        self.pending = 0
 
     @classmethod
     async def open(cls, main: AsyncEngine, database_url: str, clock: Clock) -> Spool:
@@ -88,6 +91,7 @@ class Spool:
         }
         mail_id = await self._rows.insert(row)
         self.stored_count += 1
+        self.pending += 1
         self.stored.set()
         return mail_id
 

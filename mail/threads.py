@@ -4,6 +4,7 @@ ticket number cannot take the conversation over (they start a new one instead)."
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -48,3 +49,15 @@ async def remember_message(
         return
     if await session.get(MailThread, message_id) is None:
         session.add(MailThread(message_id=message_id, conversation_id=conversation, added_at=now))
+
+
+async def own_words(session: AsyncSession, replied_to: tuple[str, ...]) -> set[str]:
+    """Fingerprints of what we wrote in the mails this one answers (gateway.own_words)."""
+    if not replied_to:
+        return set()
+    rows = await session.scalars(
+        select(MailThread.own_words).where(
+            MailThread.message_id.in_(replied_to[:50]), MailThread.own_words.is_not(None)
+        )
+    )
+    return {fingerprint for row in rows if row for fingerprint in json.loads(row)}

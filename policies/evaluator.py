@@ -17,7 +17,8 @@ def decide(intents: Mapping[str, Intent], recognition: Recognition, channel: Cha
     requirement = Requirement.NONE
     duties = Duties()
     is_change = recognition.kind is IntentKind.CHANGE or recognition.ambiguous
-    for name in dict.fromkeys((recognition.intent, *recognition.candidates)):
+    names = tuple(dict.fromkeys((recognition.intent, *recognition.candidates)))
+    for name in names:
         intent = intents.get(name)
         if intent is None:
             requirement = Requirement.AUTHENTICATED
@@ -37,4 +38,13 @@ def decide(intents: Mapping[str, Intent], recognition: Recognition, channel: Cha
         requirement=requirement,
         duties=duties,
         is_change=is_change,
+        intents=_counted(intents, names),
     )
+
+
+def _counted(intents: Mapping[str, Intent], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The specific intents matched; a catch-all says nothing more once one of them did."""
+    specific = tuple(
+        name for name in names if (intent := intents.get(name)) is None or not intent.catch_all
+    )
+    return specific or names[:1]

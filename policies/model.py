@@ -116,11 +116,17 @@ class Intent:
 
 @dataclass(frozen=True, slots=True)
 class Language:
-    """A language the recogniser can tell apart, by its common words."""
+    """A language the recogniser can tell apart, by its common words. ``requests`` are the
+    patterns of a request being made ("please", "could you"), ``actions`` those of something
+    to be done ("send", "wyślijcie"): either, with a service, an address or a number in the
+    same message, makes it a change unless a specific question matched; an action in a clause
+    that asks no specific question makes even a question a change (see ``recognizer``)."""
 
     code: str
     words: frozenset[str] = frozenset()
     default: bool = False
+    requests: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +140,19 @@ class Recognition:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What a message needs. ``intent`` is the one it is shown as; ``intents`` every intent that
+    counts for it (a request is about all of them, so a later line asking for another one is a
+    request of its own): the specific intents matched, or the catch-all when none was."""
+
     intent: str
     requirement: Requirement
     duties: Duties
     is_change: bool
+    intents: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return self.intents or (self.intent,)
 
 
 @dataclass(frozen=True, slots=True)

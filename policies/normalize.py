@@ -1,19 +1,32 @@
-"""Turn free text into comparable words, so patterns need not spell out case and diacritics.
+"""Turn free text into comparable words, so patterns need not spell out case and diacritics,
+and a disguise does not hide a word.
 
 Clients write "PRZENIEŚĆ", "przeniesc" and "Przenieść" for the same thing; the recogniser and
 the pattern compiler both go through :func:`words`, so a pattern written with Polish letters
-matches text typed without them and vice versa.
+matches text typed without them and vice versa. An attacker writes "trаnsfеr" with Cyrillic
+letters, "tr\u200bansfer" with a zero-width space, "ｔｒａｎｓｆｅｒ", "t r a n s f e r" or
+"tr4nsf3r": each character is taken the way Unicode's security mechanisms do (UTS #39: NFKC,
+format characters dropped, confusables mapped to their Latin skeleton by ICU), and spaced-out
+letters and digits standing in for letters are read as the word they spell.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
 
+import icu
+
 DOMAIN_MARKER = "@domain"
 EMAIL_MARKER = "@email"
-MARKERS = frozenset({DOMAIN_MARKER, EMAIL_MARKER})
+IP_MARKER = "@ip"
+SERVICE_MARKER = "@service"
+ACCOUNT_MARKER = "@account"
+MARKERS = frozenset({DOMAIN_MARKER, EMAIL_MARKER, IP_MARKER, SERVICE_MARKER, ACCOUNT_MARKER})
+TARGET_MARKERS = MARKERS  # what a request can be about or send things to
+DESTINATION_MARKERS = frozenset({EMAIL_MARKER, IP_MARKER, ACCOUNT_MARKER})  # where things go
 
 # Polish letters are translated directly because that is far cheaper than decomposing, and it
 # produces exactly what decomposition + dropping marks would (ł has no decomposition at all).
@@ -61,11 +74,40 @@ def _decompose(text: str) -> str:
     return "".join([char for char in decomposed if not unicodedata.combining(char)])
 
 
-def _fold_char(char: str) -> str:
+def _plain_fold(char: str) -> str:
     # Casefolding can create new combining marks ("İ" → "i̇") and decomposing can create
     # capitals ("ℌ" → "H"), hence the repeated steps.
     folded = _decompose(char).casefold().translate(_STROKED)
     return _decompose(folded).casefold()
+
+
+_SPOOF = icu.SpoofChecker()
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    """One non-ASCII character as the Latin letters it looks like, when it looks like any.
+
+    Compatibility forms first (NFKC: "ｔ" → "t", "ﬁ" → "fi"); what is still not ASCII goes to
+    ICU's skeleton one character at a time, so that the ASCII it yields is never remapped
+    (the skeleton of "1" is "l")."""
+    if unicodedata.category(char) == "Cf":
+        return ""  # zero-width spaces and joiners, soft hyphens, bidi controls: invisible
+    compatible = unicodedata.normalize("NFKC", char)
+    return "".join(part.lower() if part.isascii() else _look_alike(part) for part in compatible)
+
+
+def _look_alike(char: str) -> str:
+    """ICU's skeleton of a lower-case Cyrillic or Greek letter is sometimes a Latin small
+    capital ("т" → "ᴛ"), which no folding makes ASCII; its capital's skeleton is a plain
+    letter, so the capital is tried next. Lower case first, so that a letter and its capital
+    fold alike ("Ì" is not "l"); a character that looks like nothing Latin is only folded."""
+    lower = char.lower()
+    for candidate in (lower, lower.upper()):
+        folded = _plain_fold(_SPOOF.getSkeleton(0, candidate))
+        if folded.isascii():
+            return folded
+    return _plain_fold(char)
 
 
 def _per_char(text: str, convert: Callable[[str], str]) -> str:
@@ -90,7 +132,7 @@ def strip_diacritics(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower-case, accent- and stroke-free form of ``text``."""
+    """Lower-case, accent- and stroke-free, look-alike-free form of ``text``."""
     return _per_char(text, _fold_char).lower()
 
 
@@ -100,17 +142,34 @@ def _is_host(labels: list[str]) -> bool:
 
 
 def _append_parts(token: str, out: list[str]) -> None:
-    for part in token.split("."):
+    parts = token.split(".")
+    if len(parts) >= _SPELLED_MIN and all(len(part) == 1 for part in parts):
+        out.append("".join(parts))  # "a.u.t.h.i.n.f.o"
+        return
+    for part in parts:
         for char in _JOINERS:
             part = part.replace(char, "")
         if part:
             out.append(part)
 
 
+_IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
+_SERVICE_ID = re.compile(r"[a-z]{2,20}-\d{1,12}")
+# Digits typed for the letters they look like ("p4ssw0rd", "tr4nsf3r"): read only inside a word,
+# between letters, so numbers, ids and "mp3" stay what they are.
+_LEET = str.maketrans("0134578", "oieastb")
+_LEET_INSIDE = re.compile(r"[a-z]\d+[a-z]")
+
+
 def _append_token(token: str, out: list[str]) -> None:
     token = token.strip(_EDGES)
     if not token:
         return
+    if _IPV4.fullmatch(token):
+        out.append(IP_MARKER)
+        return
+    if _SERVICE_ID.fullmatch(token):
+        out.append(SERVICE_MARKER)
     local, at, host = token.partition("@")
     if at:
         if local and "@" not in host and _is_host(host.split(".")):
@@ -139,8 +198,90 @@ def words(text: str) -> list[str]:
         tokens = _SEPARATORS.sub(" ", folded).split()
     out: list[str] = []
     for token in tokens:
-        if token.isalnum():
+        if token.isalpha():
             out.append(token)
+        elif token.isalnum():
+            out.append(_unleet(token))
         else:
             _append_token(token, out)
+    if _ACCOUNT.search(text):
+        out.append(ACCOUNT_MARKER)
+    return _join_spelled(out)
+
+
+# Where one clause of a message ends and the next begins: sentence and clause punctuation
+# (a dot only before a space, so "example.pl" stays whole), and words that start a next step.
+_CLAUSE_PUNCTUATION = re.compile(r"[?!;,\n]|\.(?=\s|$)|:(?=\s)")
+_CLAUSE_WORDS = frozenset(
+    {"then", "afterwards", "also", "additionally", "if", "potem", "nastepnie", "pozniej"}
+    | {"takze", "rowniez", "ponadto", "jesli", "jezeli"}
+)
+
+
+def clauses(text: str) -> list[list[str]]:
+    """The message's words, clause by clause (see ``words``); empty clauses are left out."""
+    out: list[list[str]] = []
+    for part in _CLAUSE_PUNCTUATION.split(text):
+        clause: list[str] = []
+        for word in words(part):
+            if word in _CLAUSE_WORDS:
+                if clause:
+                    out.append(clause)
+                clause = []
+            else:
+                clause.append(word)
+        if clause:
+            out.append(clause)
     return out
+
+
+# A bank account number (NRB or IBAN, grouped or not): 26 digits after an optional country.
+_ACCOUNT = re.compile(r"(?<![\w])(?:[A-Za-z]{2}\s?)?\d{2}(?:[ -]?\d{4}){6}(?!\d)")
+_SPELLED_MIN = 3
+
+
+def _unleet(token: str) -> str:
+    return token.translate(_LEET) if _LEET_INSIDE.search(token) else token
+
+
+def _join_spelled(out: list[str]) -> list[str]:
+    """Three single letters or more in a row ("t r a n s f e r") are the word they spell; a
+    one-letter word before them ("add a c n a m e") may or may not be part of it: both count."""
+    singles = 0
+    for word in out:
+        singles = singles + 1 if len(word) == 1 else 0
+        if singles == _SPELLED_MIN:
+            break
+    else:
+        return out
+    joined: list[str] = []
+    run: list[str] = []
+    for word in [*out, ""]:
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        if len(run) >= _SPELLED_MIN:
+            joined.append("".join(run))
+            if len(run) > _SPELLED_MIN:
+                joined.append("".join(run[1:]))
+        else:
+            joined.extend(run)
+        run = []
+        if word:
+            joined.append(word)
+    return joined
+
+
+# Format characters (Unicode category Cf) that people and attackers put inside words and numbers:
+# every one in the Basic Multilingual Plane, and the tag characters beyond it.
+_INVISIBLE = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf")
+    + "\U000e0001-\U000e007f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a]"
+)
+
+
+def without_invisible(text: str) -> str:
+    """The text without the characters nobody sees (zero-width spaces and joiners, soft
+    hyphens, bidi controls), which would split a word, a name or a code unseen."""
+    return _INVISIBLE.sub("", text) if not text.isascii() else text

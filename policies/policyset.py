@@ -8,7 +8,16 @@ from types import MappingProxyType
 
 from policies.evaluator import decide
 from policies.loader import read_folder
-from policies.model import Channel, Decision, Intent, Language, PolicyError, Problem, Recognition
+from policies.model import (
+    Channel,
+    Decision,
+    Intent,
+    IntentKind,
+    Language,
+    PolicyError,
+    Problem,
+    Recognition,
+)
 from policies.recognizer import Recognizer
 
 
@@ -52,8 +61,21 @@ class PolicySet:
     def decide(self, recognition: Recognition, channel: Channel) -> Decision:
         return decide(self._by_name, recognition, channel)
 
+    def decide_as(self, name: str, channel: Channel) -> Decision:
+        """What a request of exactly this intent needs, as if only it had been recognised
+        (staff naming the change they ask the client to verify); an unknown name fails closed."""
+        known = self._by_name.get(name)
+        kind = known.kind if known is not None else IntentKind.CHANGE
+        return self.decide(Recognition(name, kind, False, (name,), ""), channel)
+
     def intent(self, name: str) -> Intent | None:
         return self._by_name.get(name)
+
+    @property
+    def change_intents(self) -> tuple[str, ...]:
+        """Names of the change intents, the catch-all (the fail-closed choice) first."""
+        changes = [i for i in self._intents if i.kind is IntentKind.CHANGE]
+        return tuple(i.name for i in sorted(changes, key=lambda intent: not intent.catch_all))
 
     @property
     def intents(self) -> Sequence[Intent]:

@@ -4,6 +4,15 @@ Ranking is where fail-closed recognition lives: any change intent outranks every
 whatever the scores, so a question that also asks for a change is treated as the change. Within
 a kind, a specific intent outranks the catch-all; among specific ones, the longest matched
 pattern wins, then the most patterns matched in one language, then the order of declaration.
+
+Where no change matched, the shape of the message still counts: a request being made ("please",
+"could you", an imperative: each language's ``requests`` and ``actions``) about a target (a
+domain, an e-mail address, an IP, a service id, an account number) is the catch-all change,
+unless a specific question intent matched. A specific question is one too when it also names a
+destination (an e-mail address, an IP, an account number), or when one of its clauses holds an
+action and asks no specific question ("When does example.pl expire? Then release it."): a
+question needs stage 1 only, so nothing to be done may ride on one. Words the patterns never
+thought of cannot carry a change past it.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from collections.abc import Sequence
 
 from policies.matcher import Matcher
 from policies.model import Intent, IntentKind, Language, Recognition
-from policies.normalize import words
+from policies.normalize import DESTINATION_MARKERS, TARGET_MARKERS, clauses, words
 from policies.pattern import Pattern, parse
 
 NOTHING_MATCHED = "general_question"
@@ -28,7 +37,17 @@ _PATTERN_WEIGHT = 2
 class Recognizer:
     """Precompiled recognition for one fixed set of intents; pure after construction."""
 
-    __slots__ = ("_fallback", "_intents", "_languages", "_matcher", "_owners", "_patterns")
+    __slots__ = (
+        "_actions",
+        "_catch_all_change",
+        "_fallback",
+        "_intents",
+        "_languages",
+        "_matcher",
+        "_owners",
+        "_patterns",
+        "_requests",
+    )
 
     def __init__(self, intents: Sequence[Intent], languages: Sequence[Language]) -> None:
         if not languages:
@@ -52,6 +71,12 @@ class Recognizer:
             if intent.catch_all and intent.kind is IntentKind.QUESTION
         ]
         self._fallback = fallback[0] if fallback else NOTHING_MATCHED
+        changes = [i for i in self._intents if i.catch_all and i.kind is IntentKind.CHANGE]
+        self._catch_all_change = changes[0] if changes else None
+        actions = [parse(s, lang.code) for lang in self._languages for s in lang.actions]
+        requests = [parse(s, lang.code) for lang in self._languages for s in lang.requests]
+        self._requests = Matcher([*requests, *actions])
+        self._actions = Matcher(actions)
 
     def recognize(self, text: str) -> Recognition:
         text_words = words(text)
@@ -61,6 +86,9 @@ class Recognizer:
         scores = self._scores(matched, owners)
         ranked = sorted(scores, key=lambda order: self._rank_key(order, scores[order]))
         language = self._language(text_words, matched)
+        if self._requested_by_shape(text, text_words, ranked) and self._catch_all_change:
+            change = self._catch_all_change
+            return Recognition(change.name, IntentKind.CHANGE, False, (change.name,), language)
         if not ranked:
             return Recognition(self._fallback, IntentKind.QUESTION, False, (), language)
         best = self._intents[ranked[0]]
@@ -71,6 +99,40 @@ class Recognizer:
             candidates=tuple(self._intents[order].name for order in ranked),
             language=language,
         )
+
+    def _requested_by_shape(
+        self, text: str, text_words: Sequence[str], ranked: Sequence[int]
+    ) -> bool:
+        """No change matched, yet the message asks for something to be done about a target; or
+        a question about a service also names somewhere to send something (an e-mail address,
+        an IP, an account number), which questions have no use for, or asks in a clause of its
+        own for something to be done."""
+        question = False
+        for order in ranked:
+            intent = self._intents[order]
+            if intent.kind is IntentKind.CHANGE:
+                return False
+            question = question or not intent.catch_all
+        if question:
+            return not DESTINATION_MARKERS.isdisjoint(text_words) or self._asks_action(text)
+        if TARGET_MARKERS.isdisjoint(text_words):
+            return False
+        return bool(self._requests.matches(text_words))
+
+    def _asks_action(self, text: str) -> bool:
+        """Some clause holds an action and no specific question: the action is asked for, not
+        asked about ("what is the status of the transfer" keeps its verb inside the question)."""
+        for clause in clauses(text):
+            if self._actions.matches(clause) and not self._asks_question(clause):
+                return True
+        return False
+
+    def _asks_question(self, clause: Sequence[str]) -> bool:
+        for index in self._matcher.matches(clause):
+            intent = self._intents[self._owners[index]]
+            if intent.kind is IntentKind.QUESTION and not intent.catch_all:
+                return True
+        return False
 
     @staticmethod
     def _scores(matched: Sequence[Pattern], owners: Sequence[int]) -> dict[int, Score]:

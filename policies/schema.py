@@ -21,7 +21,7 @@ from policies.pattern import PatternError, parse
 _TOP_KEYS = ("intent", "language")
 _INTENT_KEYS = ("name", "kind", "description", "requires", "duties", "match", "catch_all")
 _REQUIRED_KEYS = ("name", "kind", "description", "requires")
-_LANGUAGE_KEYS = ("words", "default")
+_LANGUAGE_KEYS = ("words", "default", "requests", "actions")
 _DUTIES: Mapping[str, tuple[Callable[[Any], bool], str]] = MappingProxyType(
     {
         "notify_contact": (lambda value: isinstance(value, bool), "true or false"),
@@ -220,9 +220,30 @@ class _FileReader:
                 line = self._source.value(str(word), span, after_key="words")
                 self._problem(line, f"{word!r} in language.{code}.words is not a single word")
             folded.update(split)
+        requests = self._patterns(code, "requests", table, span)
+        actions = self._patterns(code, "actions", table, span)
         if len(self._found.problems) == before:
-            language = Language(code=code, words=frozenset(folded), default=bool(default))
+            language = Language(
+                code=code,
+                words=frozenset(folded),
+                default=bool(default),
+                requests=requests,
+                actions=actions,
+            )
             self._found.languages.append(DeclaredLanguage(language, self._file, start))
+
+    def _patterns(self, code: str, key: str, table: Any, span: Span) -> tuple[str, ...]:
+        sources = table.get(key, [])
+        if not isinstance(sources, list):
+            self._problem(self._source.key(key, span), f"{key} must be a list")
+            return ()
+        for source in sources:
+            try:
+                parse(source, code)
+            except PatternError as error:
+                line = self._source.value(str(source), span, after_key=key)
+                self._problem(line, f"bad {key} pattern: {error}")
+        return tuple(source for source in sources if isinstance(source, str))
 
 
 def read_document(file: str, text: str, document: Mapping[str, Any]) -> FileContents:

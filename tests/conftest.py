@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.config import Settings, replace
+from tests.live import ChatClient, LiveGateway
 from tests.services import POSTGRES_URL, REDIS_URL, postgres_database
 
 REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1"
@@ -82,6 +83,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
         staff={"mailbox": "staff@example.net"},
         smtp={"port": 0},  # any free port: the live app starts its SMTP listener too
+        metrics={"port": 0},  # and its metrics listener
     )
 
 
@@ -124,3 +126,13 @@ def services(postgres_available: bool) -> None:
         pytest.skip(f"Redis unreachable at {REDIS_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
     if not postgres_available:
         pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL} (set GATEWAY_REQUIRE_SERVICES=1)")
+
+
+@pytest.fixture
+async def visitor(gateway: LiveGateway) -> AsyncIterator[ChatClient]:
+    """A chat visitor connected to the test's live `gateway`."""
+    client = await ChatClient(gateway.url).connect()
+    try:
+        yield client
+    finally:
+        await client.close()

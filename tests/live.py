@@ -16,8 +16,9 @@ from gateway.cli.operate import migrate
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.core import Core
+from gateway.process.keys import CORE
 from gateway.web.app import create_app
-from gateway.web.keys import CORE
+from gateway.web.metrics import METRICS_PORT
 
 
 @dataclass
@@ -31,6 +32,11 @@ class LiveGateway:
     @property
     def core(self) -> Core:
         return self.server.app[CORE]
+
+    @property
+    def metrics_url(self) -> str:
+        """/metrics has a listener of its own, never the public port."""
+        return f"http://127.0.0.1:{self.server.app[METRICS_PORT]}"
 
 
 @asynccontextmanager

@@ -412,7 +412,10 @@ function mount() {
       note(item, errorText(reason), true);
       if (!textInput.value) textInput.value = text; // give the text back to edit and resend
     };
-    if (!socket || !socket.connected) {
+    // While the first connection is being made, socket.io holds the message and sends it on
+    // connect (and drops it from its buffer if the ack times out, so a resend cannot double it).
+    // Once a connection was lost, the visitor is told at once instead.
+    if (!socket || (!socket.connected && connection !== "connecting")) {
       failed("offline");
       return;
     }

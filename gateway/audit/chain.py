@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.witness import Head, head_of
 from gateway.clock import Clock
 from gateway.keys import Keys, key_id
 from gateway.storage.models import AuditRecord, ChainCheckpoint
@@ -77,6 +78,10 @@ class AuditChain:
     def __init__(self, keys: Keys, clock: Clock) -> None:
         self._keys = keys
         self._clock = clock
+
+    def head(self, record: Mapping[str, Any]) -> Head:
+        """The chain's head as a just-appended record left it, signed for a witness."""
+        return head_of(self._keys, record["record_id"], record["hash"])
 
     async def append(
         self, session: AsyncSession, kind: str, ticket: str, fields: Mapping[str, Any]

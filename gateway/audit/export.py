@@ -7,14 +7,18 @@ them as null, and still gives the digests the chain holds for them."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.agreement import disagreement
 from gateway.audit.chain import CHECKPOINT_ID, CONTENT_FIELDS, sha256_hex
+from gateway.audit.witness import WITNESSED_ID
 from gateway.retention import is_purged
 from gateway.storage.models import AuditRecord, ChainCheckpoint, ChangeRequest, TranscriptMessage
+from gateway.timefmt import iso
 
 
 class UnknownTicket(LookupError):
@@ -22,7 +26,7 @@ class UnknownTicket(LookupError):
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else value
+    return iso(value) if isinstance(value, datetime) else value
 
 
 async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
@@ -42,6 +46,8 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
         )
     ).all()
     checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    witnessed = await session.get(ChainCheckpoint, WITNESSED_ID)
+    verdict = disagreement(request, records)
     links = [
         {
             "record_id": row.seq,
@@ -49,6 +55,10 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
             "chained_body": json.loads(row.body),
             "prev_hash": row.prev_hash,
             "hash": row.hash,
+            # The newest head sent to the witness covers every record up to it.
+            "witnessed_in_head": (
+                witnessed.seq if witnessed is not None and row.seq <= witnessed.seq else None
+            ),
         }
         for row in records
     ]
@@ -76,10 +86,22 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
             }
             for row in transcript
         ],
+        "chain_verdict": {
+            # "ok": the request row agrees with its chained records (`gateway audit verify`
+            # checks the links themselves); else the first field that differs.
+            "request": verdict or "ok",
+            "records": [
+                "ok" if sha256_hex(row.body) == row.hash else "content does not match its hash"
+                for row in records
+            ],
+        },
         "verification_record": verification,
         "staff_actions": [r for r in links if r["kind"] == "action"],
         "chain_head": (
             {"record_id": checkpoint.seq, "hash": checkpoint.hash} if checkpoint else None
+        ),
+        "last_witnessed_head": (
+            {"record_id": witnessed.seq, "hash": witnessed.hash} if witnessed else None
         ),
         "how_to_check": (
             "hash = SHA-256 of chained_body as stored (canonical JSON, keys sorted, no spaces); "

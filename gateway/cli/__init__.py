@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.cli import accounts, audit, operate, retention
+from gateway.cli import accounts, audit, mail, operate, retention
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.outbox.transports import OutboundConfigError
 from gateway.storage.schema import SchemaOutOfDate
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     audit.register(commands)
     retention.register(commands)
+    mail.register(commands)
     return parser
 
 

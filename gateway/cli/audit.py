@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.agreement import first_disagreement
 from gateway.audit.chain import verify_chain
 from gateway.audit.export import UnknownTicket, export_ticket
+from gateway.audit.witness import heads_in, witness_problem
 from gateway.config import Settings
 from gateway.core import open_core
 from policies import bundled_path, check
@@ -18,7 +20,16 @@ from policies import bundled_path, check
 def register(commands: Any) -> None:
     audit = commands.add_parser("audit", help="the verification and action records")
     sub = audit.add_subparsers(dest="audit_command", required=True)
-    sub.add_parser("verify", help="check the whole hash chain").set_defaults(handler=verify)
+    verifying = sub.add_parser("verify", help="check the whole hash chain")
+    verifying.add_argument(
+        "--witness",
+        type=Path,
+        action="append",
+        default=[],
+        help="a file holding witnessed chain heads (the witness file, saved staff mails, a "
+        "webhook log): each must still be in the database",
+    )
+    verifying.set_defaults(handler=verify)
     exporting = sub.add_parser("export", help="print one ticket's evidence bundle as JSON")
     exporting.add_argument("ticket")
     exporting.set_defaults(handler=export)
@@ -31,13 +42,28 @@ def register(commands: Any) -> None:
 
 
 async def verify(args: argparse.Namespace, settings: Settings) -> int:
+    """The chain link by link, then every request row the views read against it."""
+    heads = []
+    for path in args.witness:
+        try:
+            heads += heads_in(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            print(f"gateway: witness {path} cannot be read: {exc.strerror}", file=sys.stderr)
+            return 1
     async with open_core(settings) as core, core.sessions() as session:
         report = await verify_chain(session, core.keys)
-    if report.intact:
-        print(f"ok {report.count} records")
-        return 0
-    print(f"gateway: chain broken at {report.problem}", file=sys.stderr)
-    return 1
+        rows = await first_disagreement(session) if report.intact else None
+        witnessed = await witness_problem(session, core.keys, heads) if report.intact else None
+    if not report.intact:
+        print(f"gateway: chain broken at {report.problem}", file=sys.stderr)
+        return 1
+    for problem in (witnessed, rows and f"a row differs from the chain: {rows}"):
+        if problem:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return 1
+    suffix = f"; {len(set(heads))} witnessed heads present" if args.witness else ""
+    print(f"ok {report.count} records{suffix}")
+    return 0
 
 
 async def export(args: argparse.Namespace, settings: Settings) -> int:

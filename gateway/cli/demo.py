@@ -78,7 +78,8 @@ class DemoLogins:
                 f"--mail-from demo-client@example.com --mail-rcpt {settings.smtp.addresses[0]} "
                 "-T message.txt",
                 f"  outbound mail (auto-replies, staff copies) lands in {maildir}/new/",
-                f"  health {base}/healthz, metrics {base}/metrics",
+                f"  health {base}/healthz; metrics (a listener of its own): "
+                f"http://{settings.metrics.host}:{settings.metrics.port}/metrics",
                 "Ctrl-C stops.",
             ]
         )

@@ -17,9 +17,9 @@ from gateway.core import open_core
 from gateway.logs import configure_logging
 from gateway.memory import tune_garbage_collector
 from gateway.outbox.transports import mail_transport
+from gateway.process.draining import begin_draining
 from gateway.storage.schema import upgrade
 from gateway.web.app import create_app
-from gateway.web.draining import begin_draining
 
 DRAIN_NOTICE_SECONDS = 0.5  # long enough for a load balancer polling /readyz to notice
 HTTP_GRACE_SECONDS = 2.5  # in-flight HTTP requests (staff actions, panel API)

@@ -43,7 +43,9 @@ class Outbox:
         destination = json.dumps({"from": envelope_sender, "to": recipients})
         self._add(session, DeliveryKind.MAIL, destination, message.as_bytes(), ticket)
 
-    def add_webhook(self, session: AsyncSession, url: str, body: bytes, ticket: str) -> None:
+    def add_webhook(
+        self, session: AsyncSession, url: str, body: bytes, ticket: str | None = None
+    ) -> None:
         self._add(session, DeliveryKind.WEBHOOK, url, body, ticket)
 
     def _add(

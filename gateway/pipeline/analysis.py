@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 
 from gateway.credentials import Credentials, parse_credentials
+from gateway.destinations import find_destinations
 from gateway.identifiers import FoundIdentifier, find_identifiers
-from gateway.service_names import find_service_names
-from policies import Channel, Decision, PolicySet
+from gateway.pipeline.scope import Scope
+from gateway.service_names import find_service_names, normalize_service_name
+from policies import Channel, Decision, PolicySet, Requirement
 
-MAX_ANALYSED_CHARS = 64 * 1024
+# A chat line is at most 4,000 characters; an e-mail's text is bounded by mail.parse (its own
+# words 64 Ki; all else it shows well under 576 Ki), and all of it is classified: staff are
+# shown no more than was read, so nothing they read may be cut off here.
+MAX_ANALYSED_CHARS = 640 * 1024
 _CANCEL = re.compile(
     r"^\W*(anuluj\w*|rezygnuj\w*|cancel\w*|never\s*mind|nevermind|stop)\W*$", re.IGNORECASE
 )
@@ -24,6 +29,7 @@ class Analysis:
         "credentials",
         "decision",
         "language",
+        "_destinations",
         "_identifiers",
         "_services",
         "_text",
@@ -39,6 +45,7 @@ class Analysis:
         text: str = "",
         services: tuple[str, ...] | None = None,
         identifiers: tuple[FoundIdentifier, ...] | None = None,
+        destinations: tuple[str, ...] | None = None,
     ) -> None:
         self.decision = decision
         self.language = language
@@ -47,12 +54,35 @@ class Analysis:
         self._text = text
         self._services = services
         self._identifiers = identifiers
+        self._destinations = destinations
 
     @property
     def services(self) -> tuple[str, ...]:
+        """Every service the message names, in order; the login it gives is not one."""
         if self._services is None:
-            self._services = tuple(find_service_names(self._text))
+            login = self.credentials.login if self.credentials else None
+            own = normalize_service_name(login) if login else None
+            names = find_service_names(self._text)
+            self._services = tuple(name for name in names if name != own)
         return self._services
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        if self._destinations is None:
+            login = self.credentials.login.lower() if self.credentials else None
+            found = find_destinations(self._text)
+            self._destinations = tuple(found for found in found if found != login)
+        return self._destinations
+
+    @property
+    def asks(self) -> bool:
+        """Recognised as needing more than nothing: a change, or a question about a service."""
+        return self.decision.requirement is not Requirement.NONE
+
+    @property
+    def scope(self) -> Scope:
+        intents = self.decision.scope if self.asks else ()
+        return Scope(intents, self.services, self.destinations)
 
     @property
     def identifiers(self) -> tuple[FoundIdentifier, ...]:
@@ -66,16 +96,22 @@ class Analysis:
 
 
 def analyse(
-    policies: PolicySet, channel: Channel, text: str, form: Credentials | None = None
+    policies: PolicySet,
+    channel: Channel,
+    text: str,
+    form: Credentials | None = None,
+    said: str | None = None,
 ) -> Analysis:
-    """Reads at most MAX_ANALYSED_CHARS: a request is stated at the top, and an e-mail body
-    may be megabytes of quoted history."""
+    """`text`: the client's own words, where credentials are read; `said`: everything staff
+    will read of the message (an e-mail's subject, quotes, other parts), all of it classified.
+    Reads at most MAX_ANALYSED_CHARS."""
     text = text[:MAX_ANALYSED_CHARS]
-    recognition = policies.recognize(text)
+    said = text if said is None else said[:MAX_ANALYSED_CHARS]
+    recognition = policies.recognize(said)
     return Analysis(
         policies.decide(recognition, channel),
         recognition.language,
         credentials=form or parse_credentials(text),
-        cancel=bool(_CANCEL.match(text)),
-        text=text,
+        cancel=bool(_CANCEL.match(text)),  # the client's own word, like the credentials
+        text=said,
     )

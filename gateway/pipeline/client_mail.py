@@ -4,6 +4,7 @@ with the email package, so nothing a client wrote can inject a header."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.clock import Clock
 from gateway.outbox.messages import plain_message
 from gateway.outbox.queue import Outbox
+from gateway.own_words import fingerprints
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.tickets import TICKET_PATTERN
 from gateway.storage.models import Conversation, MailThread
@@ -22,6 +24,19 @@ _REPLY_PREFIX = re.compile(
     rf"^\s*((re|odp|aw|fw|fwd|pd)\s*:\s*|\[{TICKET_PATTERN.pattern}\]\s*)+", re.I
 )
 MAX_REFERENCES = 10
+
+
+# The subject of an automatic reply: the ticket and our own words only. Echoing the client's
+# subject would carry an attacker's text to whatever envelope sender they forged (backscatter).
+AUTOMATIC_SUBJECT = {
+    "pl": "Twoje zgłoszenie do pomocy technicznej",
+    "en": "Your request to support",
+}
+
+
+def automatic_subject(ticket: str | None, language: str) -> str:
+    words = AUTOMATIC_SUBJECT.get(language, AUTOMATIC_SUBJECT["en"])
+    return f"[{ticket}] {words}" if ticket else words
 
 
 def reply_subject(ticket: str | None, original: str) -> str:
@@ -63,11 +78,16 @@ class ClientMail:
             chain = [ref for ref in references if ref != replying_to][-MAX_REFERENCES:]
             headers["In-Reply-To"] = replying_to
             headers["References"] = " ".join([*chain, replying_to])
+        if automatic:
+            subject = automatic_subject(ticket, conversation.language)
+        else:
+            subject = reply_subject(ticket, conversation.subject or "")
+        body = "\n\n".join([*texts, footer]) + "\n"
         message = plain_message(
             sender=self._sender,
             to=to,
-            subject=reply_subject(ticket, conversation.subject or ""),
-            body="\n\n".join([*texts, footer]) + "\n",
+            subject=subject,
+            body=body,
             now=now,
             headers=headers,
         )
@@ -78,7 +98,10 @@ class ClientMail:
         )
         session.add(
             MailThread(
-                message_id=message["Message-ID"], conversation_id=conversation.id, added_at=now
+                message_id=message["Message-ID"],
+                conversation_id=conversation.id,
+                added_at=now,
+                own_words=json.dumps(fingerprints(f"{subject}\n{body}")),
             )
         )
         return str(message["Message-ID"])

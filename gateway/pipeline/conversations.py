@@ -1,4 +1,5 @@
-"""The pipeline: runs one client turn through analysis, the dialogue's decision and its step.
+"""The pipeline: the one door for every actor. A client's line or form and a staff member's
+command alike become a turn: the dialogue's decision and its step.
 
 Each turn is one database transaction: the transcript, the request, the code check, the record
 and the deliveries it causes commit together or not at all; replies and live events leave only
@@ -19,29 +20,33 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.clock import Clock
 from gateway.lifecycle import InFlight
 from gateway.pipeline import store
-from gateway.pipeline.analysis import Analysis, analyse
+from gateway.pipeline.analysis import MAX_ANALYSED_CHARS, Analysis, analyse
 from gateway.pipeline.dialogue import Situation, Step, next_step
 from gateway.pipeline.events import EventHub
 from gateway.pipeline.model import (
     Author,
     ChatMessage,
+    Command,
     Inbound,
     Outcome,
+    StaffCommand,
     Stage,
     Status,
 )
 from gateway.pipeline.replies import pick_language
 from gateway.pipeline.resume import ResumeTokens
+from gateway.pipeline.scope import Scope, scope_of
 from gateway.pipeline.states import ConversationStates, can_take_note
-from gateway.pipeline.steps import Steps, Turn
+from gateway.pipeline.steps import Steps, Subject
 from gateway.pipeline.transcript_writer import TranscriptWriter
+from gateway.pipeline.turn import Turn
 from gateway.redaction import redact
 from gateway.storage.models import Conversation
 from policies import Channel, PolicySet
 
 UnknownConversation = store.UnknownConversation
 AfterCommit = Callable[[], Awaitable[None]]
-QUIET_STEPS = frozenset({Step.NOTE, Step.REFUSE_CLOSED})
+QUIET_STEPS = frozenset({Step.NOTE, Step.REFUSE_CLOSED, Step.REFUSE_STAFF, Step.STAFF_REPLY})
 MAX_SUBJECT = 500  # the column's length
 
 
@@ -104,9 +109,9 @@ class Pipeline:
         conversation, token = store.new_conversation(
             channel.value, client, pick_language(language), self._clock.now(), self._tokens
         )
-        conversation.subject = subject[:MAX_SUBJECT] if subject else None
+        conversation.subject = redact(subject)[:MAX_SUBJECT] if subject else None
         session.add(conversation)
-        notice = await self.steps.say(session, conversation, "notice")
+        notice = await self.steps.voice.say(session, conversation, "notice")
         return Opened(store.status_of(conversation, None), token, (notice,))
 
     async def resume(self, conversation_id: str, token: str) -> Status | None:
@@ -121,46 +126,32 @@ class Pipeline:
         """What a client must present to resume; any node states the same one."""
         return self._tokens.issue(conversation_id)
 
-    async def status(self, conversation_id: str) -> Status:
-        async with self._db_slots, self._sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                raise UnknownConversation(conversation_id)
-            return store.status_of(conversation, await store.active_request(session, conversation))
-
     async def transcript(self, conversation_id: str) -> list[ChatMessage]:
         async with self._db_slots, self._sessions() as session:
             return await store.read_transcript(session, conversation_id)
 
-    async def close(self, conversation_id: str) -> Status:
-        async with self._db_slots, self._sessions.begin() as session:
-            conversation = await store.locked_conversation(session, conversation_id)
-            conversation.stage = Stage.CLOSED
-            conversation.updated_at = self._clock.now()
-            status = store.status_of(
-                conversation, await store.active_request(session, conversation)
-            )
-        await self.events.status(status)
-        return status
-
     async def close_writer(self) -> None:
         await self._writer.close()
 
-    async def handle(self, inbound: Inbound) -> Outcome:
-        """One client turn, committed, then told to the live views. Turns of one conversation
-        run one at a time, in the order they arrived."""
-        lock = self._turn_locks.get(inbound.conversation)
+    async def handle(self, command: Command) -> Outcome:
+        """One turn, committed, then told to the live views. Turns of one conversation run one
+        at a time, in the order they arrived, whoever takes them."""
+        lock = self._turn_locks.get(command.conversation)
         if lock is None:
-            lock = self._turn_locks[inbound.conversation] = asyncio.Lock()
+            lock = self._turn_locks[command.conversation] = asyncio.Lock()
         with self.turns.track():
             async with lock:
-                return await self._handle_in_turn(inbound)
+                if isinstance(command, StaffCommand):
+                    return await self._full_turn(command, command)
+                return await self._handle_in_turn(command)
 
     async def _handle_in_turn(self, inbound: Inbound) -> Outcome:
-        message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
+        message = _analyse(self._policies, inbound)
         known = self.states.get(inbound.conversation)
         if inbound.text and can_take_note(known) and known is not None:
-            situation = Situation(known.status.stage, with_staff=True)
+            # Known to be with staff, its scope unknown here: a line naming any service or
+            # destination takes the full turn, which compares it with the request's scope.
+            situation = Situation(known.status.stage, with_staff=True, scope=Scope())
             if next_step(situation, message) is Step.NOTE:
                 return await self._note(inbound, known.status)
         return await self._full_turn(inbound, message)
@@ -168,13 +159,14 @@ class Pipeline:
     async def _note(self, inbound: Inbound, status: Status) -> Outcome:
         """The common turn — more words for staff who already have the conversation — without
         a transaction of its own: the line joins the next group commit."""
-        said = await self._writer.append(inbound.conversation, Author.CLIENT, redact(inbound.text))
+        author = _author(inbound, with_staff=True)
+        said = await self._writer.append(inbound.conversation, author, redact(inbound.said))
         await self.events.message(inbound.conversation, said)
         return Outcome(status, (), said.id)
 
-    async def _full_turn(self, inbound: Inbound, message: Analysis) -> Outcome:
+    async def _full_turn(self, command: Command, subject: Subject) -> Outcome:
         async with self._db_slots, self._sessions.begin() as session:
-            outcome, after_commit = await self._turn(session, inbound, message)
+            outcome, after_commit = await self._turn(session, command, subject)
         await after_commit()
         return outcome
 
@@ -184,43 +176,66 @@ class Pipeline:
         """A turn inside the caller's transaction, for a channel whose own bookkeeping must
         commit with the turn (the mail spool's "processed" mark: exactly once). The caller
         awaits the returned callable once it has committed."""
-        message = analyse(self._policies, inbound.channel, inbound.text, inbound.credentials)
+        message = _analyse(self._policies, inbound)
         return await self._turn(session, inbound, message)
 
     async def _turn(
-        self, session: AsyncSession, inbound: Inbound, message: Analysis
+        self, session: AsyncSession, command: Command, subject: Subject
     ) -> tuple[Outcome, AfterCommit]:
-        conversation = await store.locked_conversation(session, inbound.conversation)
+        conversation = await store.locked_conversation(session, command.conversation)
         request = await store.active_request(session, conversation)
-        turn = Turn(session, conversation, request, inbound)
+        turn = Turn(session, conversation, request, command)
         with_staff = await store.has_forwarded(session, conversation.id)
-        step = next_step(Situation(Stage(conversation.stage), with_staff), message)
-        said = None
-        if step is not Step.REFUSE_CLOSED and inbound.text:
-            said = await store.add_message(
-                session, conversation.id, Author.CLIENT, redact(inbound.text), self._clock.now()
+        stage = Stage(conversation.stage)
+        scope = scope_of(request) if request is not None else None
+        author = _author(command, with_staff) if isinstance(command, Inbound) else None
+        stranger = author is Author.UNPROVEN
+        step = next_step(Situation(stage, with_staff, scope, stranger), subject)
+        line = command.said if isinstance(command, Inbound) else ""
+        if author is not None and line and step is not Step.REFUSE_CLOSED:
+            turn.line = await store.add_message(
+                session,
+                conversation.id,
+                author,
+                redact(line[:MAX_ANALYSED_CHARS], expecting_code=stage is Stage.AUTHENTICATE),
+                self._clock.now(),
             )
-        await self.steps.run(step, turn, message)
-        conversation.updated_at = self._clock.now()
+        await self.steps.run(step, turn, subject)
+        if turn.error is None:
+            conversation.updated_at = self._clock.now()
         status = store.status_of(conversation, turn.request)
         forwarded = turn.request is not None and turn.request.status in store.HANDED_TO_STAFF
         language = conversation.language
 
         async def after_commit() -> None:
-            if inbound.channel is Channel.CHAT:  # mail threads never take the chat's fast path
+            if conversation.channel == Channel.CHAT.value:  # mail never takes the fast path
                 self.states.remember(status, with_staff or forwarded, language)
-            await self._publish(status, said, turn, step)
+            await self._publish(status, turn, step)
 
+        said = turn.line or (turn.replies[0] if step is Step.STAFF_REPLY and turn.replies else None)
         message_id = said.id if said else None
-        outcome = Outcome(status, tuple(turn.replies), message_id, turn.error, turn.verified)
+        outcome = Outcome(
+            status, tuple(turn.replies), message_id, turn.error, turn.verified, turn.record
+        )
         return outcome, after_commit
 
-    async def _publish(
-        self, status: Status, said: ChatMessage | None, turn: Turn, step: Step
-    ) -> None:
-        for line in ([said] if said else []) + turn.replies:
+    async def _publish(self, status: Status, turn: Turn, step: Step) -> None:
+        for line in ([turn.line] if turn.line else []) + turn.replies:
             await self.events.message(status.conversation, line)
         if step not in QUIET_STEPS:
             await self.events.status(status)
-            if turn.request is not None:
-                await self.events.request(turn.request.ticket)
+        for ticket in turn.touched:
+            await self.events.request(ticket)
+
+
+def _analyse(policies: PolicySet, inbound: Inbound) -> Analysis:
+    return analyse(policies, inbound.channel, inbound.text, inbound.credentials, inbound.said)
+
+
+def _author(inbound: Inbound, with_staff: bool) -> Author:
+    """Who a line is from as staff may take it. A chat line comes over the client's own session;
+    an e-mail's envelope sender proves nothing, so a mail into a conversation staff already have
+    keeps the client's voice only with its sender authenticated (aligned DKIM, or the trusted
+    MTA's Authentication-Results): anyone who knows a ticket can forge the rest."""
+    proven = inbound.channel is not Channel.EMAIL or inbound.sender_authentication == "pass"
+    return Author.CLIENT if proven or not with_staff else Author.UNPROVEN

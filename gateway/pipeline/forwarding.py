@@ -8,24 +8,30 @@ so it can never reach the mailbox or the webhook.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Any
+from email.message import EmailMessage, Message
+from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.audit.chain import AuditChain
+from gateway.audit.records import VERIFICATION, verification_record
 from gateway.clock import Clock
 from gateway.config import OutboundSettings, StaffSettings
-from gateway.metrics import Metrics
 from gateway.outbox.messages import plain_message
 from gateway.outbox.queue import Outbox
 from gateway.pipeline.model import RequestStatus, Verification
-from gateway.pipeline.staff_copy import masked_original
 from gateway.storage.models import ChangeRequest, Conversation
 from policies import Duties
 
+log = logging.getLogger(__name__)
+UNCOPIED = (
+    "The client's original mail could not be made safe for staff (masked), so it is not "
+    "attached; it is kept for the audit export (`gateway audit export TICKET`).\n"
+)
 VERIFICATION_HEADER = {
     Verification.VERIFIED: "verified",
     Verification.IDENTIFIED: "identified",
@@ -33,34 +39,11 @@ VERIFICATION_HEADER = {
 }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+class StaffCopy(Protocol):
+    """Makes the copy of a client's e-mail staff may read (the mail channel's `masked_original`):
+    only the channel knows which parts it read."""
 
-
-def verification_record(
-    request: ChangeRequest, conversation: Conversation, duties: Duties, now: datetime
-) -> dict[str, Any]:
-    """Contract section 10's fields, plus the conversation and the duties staff must honour."""
-    hold_until = now + timedelta(seconds=duties.cooling_off_seconds)
-    return {
-        "channel": request.channel,
-        "intent": request.intent,
-        "stage_required": request.stage_required,
-        "verification": request.verification,
-        "login": request.login,
-        "service": request.service,
-        "identified_by": request.identified_by,
-        "method": request.method,
-        "verified_at": _iso(request.verified_at),
-        "failed_attempts": conversation.failed_attempts,
-        "client": conversation.client,
-        "sender_authentication": request.sender_authentication,
-        "request_text": request.request_text,
-        "conversation": conversation.id,
-        "recorded_at": _iso(now),
-        "notify_contact": duties.notify_contact,
-        "hold_until": _iso(hold_until) if duties.cooling_off_seconds else None,
-    }
+    def __call__(self, raw: bytes, *, verified: bool) -> Message: ...
 
 
 class Forwarder:
@@ -71,14 +54,14 @@ class Forwarder:
         chain: AuditChain,
         outbox: Outbox,
         clock: Clock,
-        metrics: Metrics,
+        staff_copy: StaffCopy,
     ) -> None:
+        self._staff_copy = staff_copy
         self._staff = staff
         self._outbound = outbound
         self._chain = chain
         self._outbox = outbox
         self._clock = clock
-        self._metrics = metrics
 
     async def forward(
         self,
@@ -86,18 +69,26 @@ class Forwarder:
         request: ChangeRequest,
         conversation: Conversation,
         duties: Duties,
+        lines: list[int],
         original: bytes | None = None,
         needs_human: bool = False,
     ) -> dict[str, Any]:
+        """Called once the transition table has moved the request to `forwarded`."""
         verification = Verification(request.verification)
-        if verification not in VERIFICATION_HEADER:
+        if verification not in VERIFICATION_HEADER or request.status != RequestStatus.FORWARDED:
             raise ValueError(f"refusing to forward a request that is {verification}")
-        fields = verification_record(request, conversation, duties, self._clock.now())
+        fields = verification_record(request, conversation, duties, lines, self._clock.now())
         if needs_human:
             fields["needs_human"] = True
-        record = await self._chain.append(session, "verification", request.ticket, fields)
-        request.record_seq = record["record_id"]
-        request.status = RequestStatus.FORWARDED
+        record = await self._chain.append(session, VERIFICATION, request.ticket, fields)
+        # One statement, the same for a request and for its rehearsal's stand-in.
+        await session.execute(
+            update(ChangeRequest)
+            .where(ChangeRequest.id == request.id)
+            .values(record_seq=record["record_id"])
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(request, "record_seq", record["record_id"])
         if self._staff.mailbox:
             message = self._staff_message(record, verification, original)
             self._outbox.add_mail(
@@ -108,11 +99,40 @@ class Forwarder:
                 ticket=request.ticket,
             )
         if self._staff.webhook_url:
+            head = self._chain.head(record).token
             self._outbox.add_webhook(
-                session, self._staff.webhook_url, record_json(record), request.ticket
+                session,
+                self._staff.webhook_url,
+                record_json({**record, "chain_head": head}),
+                request.ticket,
             )
-        self._metrics.forwarded.labels(request.channel, verification.value).inc()
         return record
+
+    @staticmethod
+    def stand_in(request: ChangeRequest) -> ChangeRequest:
+        """A copy outside the session to forward in a savepoint that is then rolled back: the
+        answer to a question about a service no account holds does all the work of one about a
+        held service, so its timing does not tell which services exist."""
+        return ChangeRequest(
+            id=request.id,
+            ticket=request.ticket,
+            channel=request.channel,
+            intent=request.intent,
+            intents=request.intents,
+            services=request.services,
+            destinations=request.destinations,
+            stage_required=request.stage_required,
+            status=RequestStatus.FORWARDED,
+            verification=Verification.IDENTIFIED,
+            request_text=request.request_text,
+            sender_authentication=request.sender_authentication,
+            identified_by=request.identified_by,
+            service=request.service,
+            inbound_mail_id=request.inbound_mail_id,
+            duties=request.duties,
+            conversation_id=request.conversation_id,
+            created_at=request.created_at,
+        )
 
     def _staff_message(
         self, record: Mapping[str, Any], verification: Verification, original: bytes | None
@@ -124,7 +144,11 @@ class Forwarder:
             subject=_staff_subject(record, header),
             body=_staff_summary(record),
             now=self._clock.now(),
-            headers={"X-Gateway-Ticket": record["ticket"], "X-Gateway-Verification": header},
+            headers={
+                "X-Gateway-Ticket": record["ticket"],
+                "X-Gateway-Verification": header,
+                "X-Gateway-Chain-Head": self._chain.head(record).token,
+            },
         )
         message.add_attachment(
             record_json(record),
@@ -134,7 +158,14 @@ class Forwarder:
         )
         if original is not None:
             # message/rfc822 must carry the message itself, not base64 of it.
-            message.add_attachment(masked_original(original))
+            verified = verification is Verification.VERIFIED
+            try:
+                copy = self._staff_copy(original, verified=verified)
+            except Exception as exc:  # the record must still reach staff: without the copy
+                log.error("staff copy of %s not made: %s", record["ticket"], type(exc).__name__)
+                message.add_attachment(UNCOPIED, filename="original-withheld.txt")
+            else:
+                message.add_attachment(copy)
         return message
 
 

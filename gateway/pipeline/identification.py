@@ -7,13 +7,14 @@ is a client.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identifiers import FoundIdentifier, IdentifierKind, identifier_digest
-from gateway.service_names import normalize_service_name
+from gateway.service_names import is_service_id, normalize_service_name
 from gateway.storage.models import Account, AccountService
 
 IDENTIFIER_COLUMNS = {
@@ -44,17 +45,51 @@ def by_identifier(identifier_key: bytes, found: FoundIdentifier) -> Identificati
 
 
 async def holders(
-    session: AsyncSession, identified_by: str | None, service: str | None, digest: str | None
+    session: AsyncSession,
+    identified_by: str | None,
+    services: Sequence[str],
+    digest: str | None,
+    destinations: Sequence[str] = (),
 ) -> frozenset[int] | None:
-    """Accounts allowed to verify; None when stage 1 was skipped and the login alone decides."""
-    if identified_by == BY_SERVICE and service:
-        rows = await session.scalars(
-            select(AccountService.account_id).where(AccountService.name == service)
+    """Accounts allowed to verify; None when stage 1 was skipped and the login alone decides.
+
+    By service: the accounts that hold every service the request names, so that naming one's
+    own service first cannot carry a change of someone else's. A name under a held domain
+    ("mail.example.pl", "_dmarc.example.pl", the mailbox "ceo@example.pl") is that domain's. A
+    domain under no held one is not one of ours but somewhere the request points (an outside
+    name server, say); a service id always is one of ours. One query, whatever exists."""
+    if identified_by == BY_SERVICE and services:
+        mailboxes = [address.rpartition("@")[2] for address in destinations if "@" in address]
+        names = list(dict.fromkeys((*services, *mailboxes)))
+        lookups = {name: _held_forms(name) for name in names}
+        rows = await session.execute(
+            select(AccountService.name, AccountService.account_id).where(
+                AccountService.name.in_({form for forms in lookups.values() for form in forms})
+            )
         )
-        return frozenset(rows)
+        held: dict[str, set[int]] = {}
+        for name, account_id in rows:
+            held.setdefault(name, set()).add(account_id)
+        ours: list[set[int]] = []
+        for name, forms in lookups.items():
+            holding = next((held[form] for form in forms if form in held), None)
+            if holding is not None:
+                ours.append(holding)
+            elif is_service_id(name):
+                ours.append(set())
+        return frozenset(set.intersection(*ours)) if ours else frozenset()
     for kind, column in IDENTIFIER_COLUMNS.items():
         if identified_by == kind.value and digest:
             return frozenset(await session.scalars(select(Account.id).where(column == digest)))
     if identified_by in (None, BY_LOGIN):
         return None
     return frozenset()
+
+
+def _held_forms(name: str) -> tuple[str, ...]:
+    """The name and every domain above it that could be held, nearest first: "a.b.example.pl"
+    → itself, "b.example.pl", "example.pl" (a bare TLD is never a service)."""
+    if is_service_id(name):
+        return (name,)
+    labels = normalize_service_name(name).split(".")
+    return tuple(".".join(labels[start:]) for start in range(len(labels) - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any
 
 from gateway.credentials import Credentials
 from policies import Channel as ChannelName
@@ -24,6 +24,10 @@ class Author(StrEnum):
     BOT = "bot"
     STAFF = "staff"
     CLIENT = "client"
+    # A mail in a thread staff already have whose sender proved nothing (no aligned DKIM, no
+    # trusted Authentication-Results): anyone who knows a ticket can write one with a forged
+    # envelope sender, so it is shown apart, never as the client's own words.
+    UNPROVEN = "unproven"
 
 
 class RequestStatus(StrEnum):
@@ -32,6 +36,7 @@ class RequestStatus(StrEnum):
     UNMATCHED = "unmatched"  # needed identification that matched no account: console only
     LOCKED = "locked"  # its conversation ran out of attempts
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # held longer than requests.hold_hours: withdrawn by the gateway
     CLOSED = "closed"  # staff recorded the action taken
 
 
@@ -40,6 +45,7 @@ class Verification(StrEnum):
     IDENTIFIED = "identified"
     NOT_REQUIRED = "not_required"
     UNVERIFIED = "unverified"
+    UNMATCHED = "unmatched"  # stage 1 was all it needed, and no account holds what it named
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,62 @@ class Inbound:
     sender_authentication: str = "none"
     mail_id: int | None = None  # the spooled e-mail this came in (staff get it attached)
     needs_human: bool = False  # the e-mail could not be read well: staff must look themselves
+    # What else the e-mail shows (subject, quotes, other parts, attachments): classified with
+    # the text and kept in the transcript, but never read for credentials.
+    shown: str = ""
+
+    @property
+    def said(self) -> str:
+        """Everything staff will read of it, and so everything that is classified."""
+        return f"{self.text}\n\n{self.shown}".strip() if self.shown else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCommand:
+    """Something a staff member does in a conversation: a turn of the same pipeline as a
+    client's message, decided by the same dialogue and changing stages by the same table."""
+
+    staff: str
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffReply(StaffCommand):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVerification(StaffCommand):
+    """Turn what the client said (one transcript line, by default the latest not yet covered
+    by a verification) into a held request of the given change intent."""
+
+    line: int | None = None
+    intent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAction(StaffCommand):
+    ticket: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseConversation(StaffCommand):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireHolds(StaffCommand):
+    """The gateway's clock, as an actor: withdraw the conversation's requests held since
+    before `cutoff`. Through the same door as staff, so the same table and chain apply."""
+
+    cutoff: datetime
+
+
+EXPIRY_ACTOR = "gateway"
+
+
+Command = Inbound | StaffCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +136,12 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of an inbound: the client message's id (or why it was refused), the bot's
-    replies, the conversation's status afterwards and, for credentials, whether they verified."""
+    """What became of a command: the message's id (or why it was refused), the bot's replies,
+    the conversation's status afterwards and, for credentials, whether they verified."""
 
     status: Status
     replies: tuple[ChatMessage, ...] = ()
     message_id: int | None = None
     error: str | None = None
     verified: bool | None = None
-
-
-class Channel(Protocol):
-    """How the pipeline reaches a client outside a client's own turn (staff replies)."""
-
-    async def send(self, conversation: str, message: ChatMessage) -> None: ...
-
-    async def update(self, status: Status) -> None: ...
+    record: dict[str, Any] | None = None  # the chain record a staff action wrote

@@ -13,6 +13,7 @@ from gateway.codes.verifier import LOCKOUT_PERIOD
 from gateway.outbox.messages import plain_message
 from gateway.outbox.queue import Outbox
 from gateway.pipeline.replies import LANGUAGES, pick_language
+from gateway.pipeline.scope import scope_of
 from gateway.storage.models import Account, ChangeRequest
 
 
@@ -41,7 +42,7 @@ class AccountNotices:
     ) -> None:
         params = {
             "ticket": request.ticket,
-            "intent": request.intent,
+            "intent": scope_of(request).intents,
             "service": request.service,
             "channel": "chat" if request.channel == "chat" else "e-mail",
         }

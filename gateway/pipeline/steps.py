@@ -1,75 +1,74 @@
-"""The dialogue's steps: one `_step_<name>` method per `dialogue.Step`, each a small piece of
-work inside the turn's transaction (after Mailman's held-request workflows)."""
+"""The dialogue's steps: one `_step_<name>` method per `dialogue.Step` (a test checks that each
+has one), each a small piece of work inside the turn's transaction, after Mailman's workflows.
+
+Client lines and staff commands alike are steps here: there is no second way in.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
+from gateway.audit.agreement import disagreement, records_of
+from gateway.audit.chain import AuditChain
+from gateway.audit.records import ACTION, EXPIRY, action_record, expiry_record
 from gateway.clock import Clock
-from gateway.codes.totp import CHAT_WINDOW, EMAIL_WINDOW
-from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
-from gateway.metrics import Metrics
-from gateway.pipeline import identification, store
+from gateway.destinations import find_destinations
+from gateway.pipeline import store
 from gateway.pipeline.analysis import Analysis
+from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.dialogue import Step
-from gateway.pipeline.forwarding import Forwarder
+from gateway.pipeline.holding import Holds, duties_of
 from gateway.pipeline.model import (
+    EXPIRY_ACTOR,
     Author,
     ChatMessage,
-    Inbound,
+    ExpireHolds,
+    RecordAction,
     RequestStatus,
+    RequestVerification,
+    StaffCommand,
+    StaffReply,
     Stage,
-    Verification,
 )
-from gateway.pipeline.notices import AccountNotices
-from gateway.pipeline.replies import Replies
-from gateway.pipeline.tickets import new_ticket
+from gateway.pipeline.scope import Scope
+from gateway.pipeline.transitions import Event, allowed, apply, verified_for_action
+from gateway.pipeline.turn import Turn, Voice
 from gateway.redaction import redact
-from gateway.storage.models import Account, ChangeRequest, Conversation, InboundMail
-from policies import Channel, Decision, Duties, Requirement
+from gateway.service_names import find_service_names
+from gateway.storage.models import AuditRecord, ChangeRequest
+from policies import Channel, Decision, PolicySet
 
-WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
-
-
-@dataclass(slots=True)
-class Turn:
-    """One client turn in progress: what the steps read and what they leave for the channel."""
-
-    session: AsyncSession
-    conversation: Conversation
-    request: ChangeRequest | None
-    inbound: Inbound
-    replies: list[ChatMessage] = field(default_factory=list)
-    verified: bool | None = None
-    error: str | None = None
+C = TypeVar("C", bound=StaffCommand)
+MAX_REPLY_LENGTH = 4000
+MAX_ACTION_LENGTH = 2000
+Subject = Analysis | StaffCommand
 
 
 class Steps:
     def __init__(
         self,
-        verifier: CodeVerifier,
-        forwarder: Forwarder,
-        notices: AccountNotices,
-        replies: Replies,
-        identifier_key: bytes,
+        holds: Holds,
+        voice: Voice,
+        policies: PolicySet,
+        chain: AuditChain,
+        client_mail: ClientMail,
         clock: Clock,
-        metrics: Metrics,
     ) -> None:
-        self._verifier = verifier
-        self._forwarder = forwarder
-        self._notices = notices
-        self._replies = replies
-        self._identifier_key = identifier_key
+        self.holds = holds
+        self.voice = voice
+        self._policies = policies
+        self._chain = chain
+        self._client_mail = client_mail
         self._clock = clock
-        self._metrics = metrics
 
-    async def run(self, step: Step, turn: Turn, message: Analysis) -> None:
-        await getattr(self, f"_step_{step.value}")(turn, message)
+    async def run(self, step: Step, turn: Turn, subject: Subject) -> None:
+        await getattr(self, f"_step_{step.value}")(turn, subject)
+
+    # -- a client's line or form ------------------------------------------------------------
 
     async def _step_refuse_closed(self, turn: Turn, message: Analysis) -> None:
         turn.error = "closed"
@@ -78,221 +77,271 @@ class Steps:
     async def _step_stay_locked(self, turn: Turn, message: Analysis) -> None:
         turn.verified = False if message.credentials else None
         if message.credentials is not None:
-            self._count_refusal(turn, "conversation_locked")  # no code is checked any more
-        await self._reply(turn, "locked")
+            self.holds.count_refusal(turn, "conversation_locked")  # no code is checked any more
+        await self.voice.reply(turn, "locked")
 
     async def _step_note(self, turn: Turn, message: Analysis) -> None:
-        """Staff already follow this conversation; the client's words are in the transcript."""
+        """Staff already follow this conversation; the client's words are in the transcript,
+        marked as covered by no verification."""
 
     async def _step_nothing_to_verify(self, turn: Turn, message: Analysis) -> None:
         turn.verified = False
-        await self._reply(turn, "nothing_to_verify")
+        await self.voice.reply(turn, "nothing_to_verify")
 
     async def _step_forward(self, turn: Turn, message: Analysis) -> None:
-        request = await self._new_request(turn, message)
-        request.verification = Verification.NOT_REQUIRED
-        await self._forward(turn, message)
-        await self._reply(turn, "forwarded", ticket=request.ticket)
+        request = await self._open(turn, message, message.decision)
+        self.holds.activate(turn, request)
+        apply(Event.FORWARD_QUESTION, turn.conversation, request)
+        await self.holds.forward(turn, request)
+        await self.voice.reply(turn, "forwarded", ticket=request.ticket)
 
     async def _step_hold(self, turn: Turn, message: Analysis) -> None:
-        await self._new_request(turn, message)
-        found = self._identification(message)
-        if found is not None:
-            await self._identified(turn, message, found)
-        elif message.credentials is not None:
-            await self._step_verify(turn, message)
+        request = await self._open(turn, message)
+        self.holds.activate(turn, request)
+        self.holds.identify(request, message.valid_identifiers)
+        await self.holds.pursue(turn, message.credentials)
+
+    async def _step_hold_separately(self, turn: Turn, message: Analysis) -> None:
+        """Another change, service or destination while one request is held: a request of its
+        own, waiting in line with its own ticket; credentials in the same line are for the one
+        the client was asked to verify."""
+        active = turn.active()
+        queued = await self._open(turn, message)
+        apply(Event.QUEUE, turn.conversation, queued)
+        self.holds.identify(queued, message.valid_identifiers)
+        await self.voice.about(turn, queued, "held_separately", active=active.ticket)
+        if message.credentials is not None:
+            await self.holds.verify(turn, message.credentials)
+        elif turn.conversation.stage == Stage.IDENTIFY:
+            await self.voice.about(turn, active, "ask_identify")
         else:
-            turn.conversation.stage = Stage.IDENTIFY
-            await self._reply_about_request(turn, "ask_identify")
+            await self.voice.about(turn, active, "ask_credentials")
 
     async def _step_identify(self, turn: Turn, message: Analysis) -> None:
-        found = self._identification(message)
-        if found is None:  # the dialogue only sends messages that name something
+        await self.holds.join(turn, message)
+        if not self.holds.identify(turn.active(), message.valid_identifiers):
             raise RuntimeError("identify step without a service or number")
-        await self._identified(turn, message, found)
+        await self.holds.pursue(turn, message.credentials)
 
     async def _step_mistyped_identifier(self, turn: Turn, message: Analysis) -> None:
-        await self._reply(turn, "mistyped_identifier")
+        await self.voice.reply(turn, "mistyped_identifier")
 
     async def _step_ask_identify(self, turn: Turn, message: Analysis) -> None:
-        await self._reply_about_request(turn, "ask_identify")
+        await self._join_if_asked(turn, message)
+        await self.voice.about(turn, turn.active(), "ask_identify")
 
     async def _step_ask_credentials(self, turn: Turn, message: Analysis) -> None:
-        await self._reply_about_request(turn, "ask_credentials")
+        await self._join_if_asked(turn, message)
+        await self.voice.about(turn, turn.active(), "ask_credentials")
 
     async def _step_cancel(self, turn: Turn, message: Analysis) -> None:
-        request = self._held(turn)
-        request.status = RequestStatus.CANCELLED
-        request.closed_at = self._clock.now()
-        turn.conversation.stage = Stage.OPEN
-        await self._reply(turn, "cancelled", ticket=request.ticket)
+        await self.holds.cancel(turn)
 
     async def _step_nothing_to_cancel(self, turn: Turn, message: Analysis) -> None:
-        await self._reply(turn, "nothing_to_cancel")
+        await self.voice.reply(turn, "nothing_to_cancel")
 
     async def _step_verify(self, turn: Turn, message: Analysis) -> None:
-        request, conversation = self._held(turn), turn.conversation
-        credentials = message.credentials
-        if credentials is None:
+        if message.credentials is None:
             raise RuntimeError("verify step without credentials")
-        if request.channel == Channel.EMAIL.value:
-            # What counts is the mail that carries the code.
-            request.sender_authentication = turn.inbound.sender_authentication
-            required = _duties(request).require_sender_authentication
-            if required and request.sender_authentication != "pass":
-                # The policy wants this kind of request only from an authenticated sender: no
-                # code is checked (so none is spent or counted), whatever the client sent.
-                turn.verified = False
-                self._count_refusal(turn, "sender_not_authenticated")
-                await self._reply(turn, "sender_not_authenticated", ticket=request.ticket)
-                return
-        allowed = await identification.holders(
-            turn.session, request.identified_by, request.service, request.identifier_hash
-        )
-        check = await self._verifier.check(
-            turn.session,
-            credentials.login,
-            credentials.code,
-            window=WINDOWS[Channel(request.channel)],
-            ticket=request.ticket,
-            holders=allowed,
-        )
-        reason = check.failure.value if check.failure else ""
-        result = "accepted" if check.accepted else "rejected"
-        self._metrics.verifications.labels(request.channel, result, reason).inc()
-        if check.locked_now:
-            self._metrics.lockouts.labels("account").inc()
-        turn.verified = check.accepted
-        if check.accepted:
-            account = await turn.session.get(Account, check.account_id)
-            if account is None or check.method is None:
-                raise RuntimeError("an accepted check without its account or method")
-            request.account_id, request.login = account.id, account.login
-            request.method, request.verified_at = check.method.value, self._clock.now()
-            request.verification = Verification.VERIFIED
-            conversation.stage = Stage.VERIFIED
-            duties = await self._forward(turn, message)
-            if duties.notify_contact:
-                self._notices.request_verified(turn.session, account, request)
-            await self._reply_about_request(turn, "verified")
+        await self._join_if_asked(turn, message)
+        await self.holds.verify(turn, message.credentials)
+
+    # -- a staff member's command -----------------------------------------------------------
+
+    async def _step_staff_reply(self, turn: Turn, command: StaffCommand) -> None:
+        text = _bounded(command, StaffReply).text.strip()
+        if not text or len(text) > MAX_REPLY_LENGTH:
+            turn.error = f"a reply must be 1 to {MAX_REPLY_LENGTH} characters"
             return
-        conversation.failed_attempts += 1
-        if conversation.failed_attempts >= MAX_FAILURES:
-            conversation.stage = Stage.LOCKED
-            request.status = RequestStatus.LOCKED
-            self._metrics.lockouts.labels("conversation").inc()
-            await self._reply(turn, "locked")
+        conversation = turn.conversation
+        line = await store.add_message(
+            turn.session, conversation.id, Author.STAFF, redact(text), self._clock.now()
+        )
+        turn.replies.append(line)
+        await self._mail_client(turn, [line], automatic=False)
+
+    async def _step_staff_hold(self, turn: Turn, command: StaffCommand) -> None:
+        """What the client said, named by staff as the change it is, held for the client's own
+        verification. Staff choose the line and the kind of change, never the outcome."""
+        wanted = _bounded(command, RequestVerification)
+        session, conversation = turn.session, turn.conversation
+        line = await store.client_line(session, conversation.id, wanted.line)
+        if line is None:
+            turn.error = "there is no such line of the client's to verify"
+            return
+        if line.request_id is not None:
+            covering = await session.get(ChangeRequest, line.request_id)
+            if covering is not None and _covers(covering, self._policies.change_intents):
+                turn.error = f"that line is already part of request {covering.ticket}"
+                return
+        intent = wanted.intent or self._policies.change_intents[0]
+        if intent not in self._policies.change_intents:
+            turn.error = f"{intent!r} is not a change the policies know"
+            return
+        channel = Channel(conversation.channel)
+        scope = Scope((intent,), tuple(find_service_names(line.text)), find_destinations(line.text))
+        request = await self.holds.open(
+            turn,
+            self._policies.decide_as(intent, channel),
+            scope,
+            line.text,
+            line.id,
+            requested_by_staff=command.staff,
+        )
+        holding = turn.request is not None and turn.request.status == RequestStatus.HELD
+        if holding and conversation.stage in (Stage.IDENTIFY, Stage.AUTHENTICATE):
+            apply(Event.QUEUE, conversation, request)
         else:
-            remaining = MAX_FAILURES - conversation.failed_attempts
-            await self._reply(turn, "verification_failed", remaining=remaining)
+            self.holds.activate(turn, request)
+        await self.voice.about(turn, request, "verification_requested")
+        if turn.request is request:
+            self.holds.identify(request)
+            await self.holds.pursue(turn)
+        await self._mail_client(turn, turn.replies, automatic=True)
+
+    async def _step_record_action(self, turn: Turn, command: StaffCommand) -> None:
+        """What I changed, at whose request: only on a request verified to its policy's stage,
+        after any cooling-off; the record joins the chain and closes the request."""
+        wanted = _bounded(command, RecordAction)
+        text = wanted.text.strip()
+        if not text or len(text) > MAX_ACTION_LENGTH:
+            turn.error = f"describe the action in 1 to {MAX_ACTION_LENGTH} characters"
+            return
+        session, now = turn.session, self._clock.now()
+        request = await session.scalar(
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.ticket == wanted.ticket,
+                ChangeRequest.conversation_id == turn.conversation.id,
+            )
+            .with_for_update()
+        )
+        if request is None:
+            turn.error = "no such request in this conversation"
+            return
+        changes = self._policies.change_intents
+        if not allowed(Event.RECORD_ACTION, turn.conversation, request) or not (
+            verified_for_action(request, changes)
+        ):
+            turn.error = _why_not_actionable(request)
+            return
+        tampered = disagreement(request, await records_of(session, request.ticket))
+        if tampered:  # the row was edited outside the gateway: the chain says otherwise
+            turn.error = f"request {request.ticket} does not match the chain: {tampered}"
+            return
+        hold_until = await _hold_until(turn, request)
+        if hold_until is not None and hold_until > now:
+            turn.error = f"request {request.ticket} is on a cooling-off hold until {hold_until}"
+            return
+        masked = redact(text)
+        fields = action_record(request, command.staff, masked, now)
+        turn.record = await self._chain.append(session, ACTION, request.ticket, fields)
+        apply(Event.RECORD_ACTION, turn.conversation, request)
+        request.closed_at, request.closed_by, request.action_text = now, command.staff, masked
+        turn.touch(request)
+
+    async def _step_expire(self, turn: Turn, command: StaffCommand) -> None:
+        """Withdraw what waited for the client's code since before the cutoff; tell the client
+        on its channel and the chain; the next younger request, if any, comes up."""
+        wanted = _bounded(command, ExpireHolds)
+        now, expired = self._clock.now(), []
+        active = turn.conversation.active_request_id
+        for request in await store.held_requests(turn.session, turn.conversation.id):
+            if request.created_at >= wanted.cutoff:
+                continue
+            event = Event.EXPIRE_ACTIVE if request.id == active else Event.EXPIRE
+            apply(event, turn.conversation, request)
+            request.closed_at, request.closed_by = now, EXPIRY_ACTOR
+            hours = int((now - request.created_at).total_seconds() // 3600)
+            fields = expiry_record(request, hours, now)
+            turn.record = await self._chain.append(turn.session, EXPIRY, request.ticket, fields)
+            turn.touch(request)
+            expired.append(request)
+        if not expired:
+            return
+        for request in expired:
+            await self.voice.reply(turn, "expired", ticket=request.ticket)
+        if any(request.id == active for request in expired):
+            turn.request = None
+            turn.conversation.active_request_id = None
+            await self.holds.next_in_line(turn)
+        await self._mail_client(turn, turn.replies, automatic=True)
+
+    async def _step_close(self, turn: Turn, command: StaffCommand) -> None:
+        for waiting in await store.held_requests(turn.session, turn.conversation.id):
+            apply(Event.WITHDRAW, turn.conversation, waiting)
+            waiting.closed_at = self._clock.now()
+            turn.touch(waiting)
+        apply(Event.CLOSE, turn.conversation)
+
+    async def _step_refuse_staff(self, turn: Turn, command: StaffCommand) -> None:
+        turn.error = f"the conversation is {turn.conversation.stage}"
 
     # -- the pieces the steps share ---------------------------------------------------------
 
-    def _count_refusal(self, turn: Turn, reason: str) -> None:
-        """Credentials refused before any code check: still a verification that failed."""
-        self._metrics.verifications.labels(turn.inbound.channel.value, "rejected", reason).inc()
+    async def _open(
+        self, turn: Turn, message: Analysis, decision: Decision | None = None
+    ) -> ChangeRequest:
+        """A request of the line's own: what it was recognised as, or, when only its shape
+        (another service, another destination) says it asks for something, a change of an
+        unknown kind, which fails closed."""
+        if decision is None:
+            decision = message.decision
+            if not message.asks:
+                catch_all = self._policies.change_intents[0]
+                channel = Channel(turn.conversation.channel)
+                decision = self._policies.decide_as(catch_all, channel)
+        line = turn.line
+        text = line.text if line else ""
+        scope = Scope(decision.scope, message.services, message.destinations)
+        return await self.holds.open(turn, decision, scope, text, line.id if line else None)
 
-    def _identification(self, message: Analysis) -> identification.Identification | None:
-        if message.services:
-            return identification.by_service(message.services[0])
-        if message.valid_identifiers:
-            return identification.by_identifier(self._identifier_key, message.valid_identifiers[0])
-        return None
+    async def _join_if_asked(self, turn: Turn, message: Analysis) -> None:
+        if message.asks:  # more words about the same request (the dialogue checked its scope)
+            await self.holds.join(turn, message)
 
-    async def _identified(
-        self, turn: Turn, message: Analysis, found: identification.Identification
+    async def _mail_client(
+        self, turn: Turn, messages: list[ChatMessage], *, automatic: bool
     ) -> None:
-        request = self._held(turn)
-        request.identified_by = found.identified_by
-        request.service = found.service
-        request.identifier_hash = found.identifier_hash
-        if request.stage_required != Requirement.IDENTIFIED:
-            turn.conversation.stage = Stage.AUTHENTICATE
-            if message.credentials is not None:
-                await self._step_verify(turn, message)
-            else:
-                await self._reply_about_request(turn, "ask_credentials")
+        """An e-mail client reads the conversation in their mailbox: staff's words and the
+        bot's go there too, in the same transaction."""
+        conversation = turn.conversation
+        if conversation.channel != Channel.EMAIL.value or not messages:
             return
-        matched = await identification.holders(
-            turn.session, found.identified_by, found.service, found.identifier_hash
-        )
-        turn.conversation.stage = Stage.OPEN
-        if matched:
-            request.verification = Verification.IDENTIFIED
-            await self._forward(turn, message)
-        else:
-            # Same words to the client either way; staff see it in the console as unmatched.
-            request.status = RequestStatus.UNMATCHED
-        await self._reply(turn, "forwarded", ticket=request.ticket)
-
-    async def _new_request(self, turn: Turn, message: Analysis) -> ChangeRequest:
-        return await self.open_request(turn, message.decision)
-
-    async def open_request(self, turn: Turn, decision: Decision) -> ChangeRequest:
-        """Take a request from this turn's text; it starts held and unverified."""
-        request = ChangeRequest(
-            ticket=await new_ticket(turn.session),
-            conversation_id=turn.conversation.id,
-            channel=turn.inbound.channel.value,
-            intent=decision.intent,
-            stage_required=decision.requirement.value,
-            status=RequestStatus.HELD,
-            verification=Verification.UNVERIFIED,
-            request_text=redact(turn.inbound.text),
-            duties=json.dumps(dataclasses.asdict(decision.duties)),
-            sender_authentication=turn.inbound.sender_authentication,
-            inbound_mail_id=turn.inbound.mail_id,
-            created_at=self._clock.now(),
-        )
-        turn.session.add(request)
-        await turn.session.flush()
-        turn.conversation.active_request_id = request.id
-        turn.request = request
-        self._metrics.requests.labels(decision.intent, request.channel).inc()
-        return request
-
-    async def _forward(self, turn: Turn, message: Analysis) -> Duties:
-        request = self._held(turn)
-        duties = _duties(request)
-        original = None
-        if request.inbound_mail_id is not None:
-            mail = await turn.session.get(InboundMail, request.inbound_mail_id)
-            original = mail.raw if mail is not None else None
-        await self._forwarder.forward(
-            turn.session,
-            request,
-            turn.conversation,
-            duties,
-            original=original,
-            needs_human=turn.inbound.needs_human,
-        )
-        return duties
-
-    def _held(self, turn: Turn) -> ChangeRequest:
-        if turn.request is None:
-            raise RuntimeError("the dialogue reached a step that needs a request without one")
-        return turn.request
-
-    async def _reply_about_request(self, turn: Turn, name: str) -> None:
-        request = self._held(turn)
-        await self._reply(
-            turn, name, ticket=request.ticket, intent=request.intent, service=request.service
-        )
-
-    async def _reply(self, turn: Turn, name: str, **params: Any) -> None:
-        turn.replies.append(await self.say(turn.session, turn.conversation, name, **params))
-
-    async def say(
-        self, session: AsyncSession, conversation: Conversation, name: str, **params: Any
-    ) -> ChatMessage:
-        """A bot message, rendered in the conversation's language and kept in its transcript."""
-        channel = Channel(conversation.channel)
-        text = self._replies.render(conversation.language, name, channel, **params)
-        return await store.add_message(
-            session, conversation.id, Author.BOT, text, self._clock.now()
+        ticket = turn.request.ticket if turn.request else None
+        ticket = ticket or await store.latest_ticket(turn.session, conversation.id)
+        texts = [message.text for message in messages]
+        await self._client_mail.send(
+            turn.session, conversation, texts, ticket=ticket, automatic=automatic
         )
 
 
-def _duties(request: ChangeRequest) -> Duties:
-    """The duties the policy attached when the request was held."""
-    return Duties(**json.loads(request.duties))
+def _bounded(command: StaffCommand, kind: type[C]) -> C:
+    if not isinstance(command, kind):
+        raise RuntimeError(f"{kind.__name__} step given {type(command).__name__}")
+    return command
+
+
+def _covers(request: ChangeRequest, change_intents: tuple[str, ...]) -> bool:
+    """A request that is, or may still become, a verification of a change it holds."""
+    return request.status == RequestStatus.HELD or verified_for_action(request, change_intents)
+
+
+def _why_not_actionable(request: ChangeRequest) -> str:
+    if request.status == RequestStatus.FORWARDED:
+        return (
+            f"request {request.ticket} was not verified ({request.verification}): answer it, "
+            "or request verification to turn it into a change the client must confirm"
+        )
+    return f"request {request.ticket} is {request.status}: no action can be recorded"
+
+
+async def _hold_until(turn: Turn, request: ChangeRequest) -> datetime | None:
+    """The cooling-off hold as the verification record fixed it."""
+    if request.record_seq is None or not duties_of(request).cooling_off_seconds:
+        return None
+    row = await turn.session.get(AuditRecord, request.record_seq)
+    if row is None:
+        return None
+    value = json.loads(row.body).get("hold_until")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

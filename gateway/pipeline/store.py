@@ -85,6 +85,48 @@ async def add_message(
     return chat_message(row)
 
 
+async def link_line(session: AsyncSession, line_id: int, request_id: int) -> None:
+    """The line is (part of) what the request asks; the row is in the session already."""
+    row = await session.get(TranscriptMessage, line_id)
+    if row is not None:
+        row.request_id = request_id
+
+
+async def client_line(
+    session: AsyncSession, conversation_id: str, line_id: int | None
+) -> TranscriptMessage | None:
+    """A line the client wrote in this conversation: the one named, or else the latest."""
+    query = select(TranscriptMessage).where(
+        TranscriptMessage.conversation_id == conversation_id,
+        TranscriptMessage.author == Author.CLIENT.value,
+    )
+    if line_id is not None:
+        query = query.where(TranscriptMessage.id == line_id)
+    return await session.scalar(query.order_by(TranscriptMessage.id.desc()).limit(1))
+
+
+async def lines_of(session: AsyncSession, request_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(TranscriptMessage.id)
+        .where(TranscriptMessage.request_id == request_id)
+        .order_by(TranscriptMessage.id)
+    )
+    return list(rows)
+
+
+async def held_requests(session: AsyncSession, conversation_id: str) -> list[ChangeRequest]:
+    """Waiting for the client, oldest first: the one worked on, then those queued behind it."""
+    rows = await session.scalars(
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.conversation_id == conversation_id,
+            ChangeRequest.status == RequestStatus.HELD,
+        )
+        .order_by(ChangeRequest.id)
+    )
+    return list(rows)
+
+
 async def read_transcript(session: AsyncSession, conversation_id: str) -> list[ChatMessage]:
     rows = await session.scalars(
         select(TranscriptMessage)

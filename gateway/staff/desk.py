@@ -1,7 +1,8 @@
-"""What staff can do, and nothing more: read the queue and transcripts, reply, ask the bot to
-verify a client, and record the action taken on a verified request.
+"""What staff can see and do, and nothing more: read the queue and transcripts, and send
+commands (reply, request verification, record the action taken, close) through the pipeline's
+one door, where the dialogue and its transition table decide them like a client's message.
 
-There is deliberately no operation that marks a request verified or shows a code: only the
+There is deliberately no command that marks a request verified or shows a code: only the
 client's code, checked by the pipeline, can do the first, and codes are never stored to show.
 """
 
@@ -16,32 +17,44 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.audit.chain import AuditChain
-from gateway.clock import Clock
+from gateway.audit.agreement import disagreement, records_of
+from gateway.audit.export import UnknownTicket, export_ticket
 from gateway.core import Core
 from gateway.pipeline import store
-from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import Pipeline
-from gateway.pipeline.model import Author, ChatMessage, Inbound, RequestStatus, Stage, Status
-from gateway.pipeline.steps import Turn
+from gateway.pipeline.model import (
+    Author,
+    ChatMessage,
+    CloseConversation,
+    Command,
+    Outcome,
+    RecordAction,
+    RequestStatus,
+    RequestVerification,
+    StaffReply,
+    Status,
+)
+from gateway.pipeline.scope import scope_of
+from gateway.pipeline.transitions import verified_for_action
 from gateway.redaction import redact
-from gateway.storage.models import AuditRecord, ChangeRequest, Conversation
-from policies import Channel, Decision, Duties, Requirement
+from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
+from policies import PolicySet
 
-MAX_REPLY_LENGTH = 4000
-MAX_ACTION_LENGTH = 2000
-STAFF_REQUEST_INTENT = "staff_request"
 # Verified first, then what needed less, then what is not actionable.
 QUEUE_ORDER = {
     "verified": 0,
     "identified": 1,
     "not_required": 2,
     "unverified": 3,
+    "unmatched": 3,
 }
 
 
 class DeskError(Exception):
     """A staff action that is not allowed now; the text is safe to show in the console."""
+
+
+FINISHED = (RequestStatus.CLOSED, RequestStatus.CANCELLED, RequestStatus.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +63,33 @@ class QueueEntry:
     conversation: str
     channel: str
     intent: str
+    intents: tuple[str, ...]
     status: str
     verification: str
     stage_required: str
     service: str | None
+    services: tuple[str, ...]
+    destinations: tuple[str, ...]
     login: str | None
     request_text: str
+    requested_by_staff: str | None
     created_at: datetime
     hold_until: str | None
     record: dict[str, Any] | None
+    actionable: bool  # verified to its policy's stage and with staff: an action can be recorded
+    tampered: str | None = None  # where the row differs from the chain: nothing may be done
 
     @property
-    def actionable(self) -> bool:
-        """Staff may act, and record it, only on a request that was forwarded to them."""
-        return self.status == RequestStatus.FORWARDED
+    def answerable(self) -> bool:
+        """A question with staff, needing nothing: answer it, or request verification."""
+        return self.status == RequestStatus.FORWARDED and not self.actionable and not self.tampered
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    message: ChatMessage
+    ticket: str | None  # the request this client line asked for or added to
+    covered: bool  # a request verified to its stage covers it
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +97,13 @@ class ConversationView:
     status: Status
     channel: str
     client: str
-    transcript: list[ChatMessage]
+    transcript: list[TranscriptLine]
     requests: list[QueueEntry]
+    change_intents: tuple[str, ...]  # what staff may name a line as, the fail-closed one first
+
+    def first_line(self, ticket: str) -> int | None:
+        """The client's line that asked for the request, if it is still in the transcript."""
+        return next((line.message.id for line in self.transcript if line.ticket == ticket), None)
 
 
 class StaffDesk:
@@ -80,31 +111,32 @@ class StaffDesk:
         self,
         sessions: async_sessionmaker[AsyncSession],
         pipeline: Pipeline,
-        chain: AuditChain,
-        clock: Clock,
-        client_mail: ClientMail,
+        policies: PolicySet,
     ) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
-        self._chain = chain
-        self._clock = clock
-        self._client_mail = client_mail
+        self._policies = policies
 
     @classmethod
     def of(cls, core: Core) -> StaffDesk:
-        return cls(core.sessions, core.pipeline, core.chain, core.clock, core.client_mail)
+        return cls(core.sessions, core.pipeline, core.policies)
+
+    # -- reading ----------------------------------------------------------------------------
 
     async def queue(self, limit: int = 200) -> list[QueueEntry]:
         """Open requests, verified first; closed and withdrawn ones are in the transcripts."""
         order = case(QUEUE_ORDER, value=ChangeRequest.verification, else_=9)
         query = (
             select(ChangeRequest)
-            .where(ChangeRequest.status.not_in([RequestStatus.CLOSED, RequestStatus.CANCELLED]))
+            .where(ChangeRequest.status.not_in(FINISHED))
             .order_by(order, ChangeRequest.created_at.desc())
             .limit(limit)
         )
         async with self._sessions() as session:
-            return [await self._entry(session, r) for r in await session.scalars(query)]
+            return [
+                await _entry(session, r, self._policies.change_intents)
+                for r in await session.scalars(query)
+            ]
 
     async def entry(self, ticket: str) -> QueueEntry | None:
         """One request as the queue shows it, whatever its status: what a live view pushes."""
@@ -112,144 +144,142 @@ class StaffDesk:
             request = await session.scalar(
                 select(ChangeRequest).where(ChangeRequest.ticket == ticket)
             )
-            return None if request is None else await self._entry(session, request)
+            return (
+                None
+                if request is None
+                else await _entry(session, request, self._policies.change_intents)
+            )
+
+    async def evidence(self, ticket: str) -> dict[str, Any]:
+        """One ticket's evidence bundle, exactly as `gateway audit export` prints it."""
+        async with self._sessions() as session:
+            try:
+                return await export_ticket(session, ticket)
+            except UnknownTicket:
+                raise DeskError("no such ticket") from None
 
     async def conversation(self, conversation_id: str) -> ConversationView:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
                 raise DeskError("no such conversation")
-            requests = await session.scalars(
-                select(ChangeRequest)
-                .where(ChangeRequest.conversation_id == conversation_id)
-                .order_by(ChangeRequest.id)
+            rows = list(
+                await session.scalars(
+                    select(ChangeRequest)
+                    .where(ChangeRequest.conversation_id == conversation_id)
+                    .order_by(ChangeRequest.id)
+                )
             )
+            lines = await session.scalars(
+                select(TranscriptMessage)
+                .where(TranscriptMessage.conversation_id == conversation_id)
+                .order_by(TranscriptMessage.id)
+            )
+            by_id = {row.id: row for row in rows}
             return ConversationView(
                 status=store.status_of(
                     conversation, await store.active_request(session, conversation)
                 ),
                 channel=conversation.channel,
-                client=conversation.client,
-                transcript=await store.read_transcript(session, conversation_id),
-                requests=[await self._entry(session, r) for r in requests],
+                client=redact(conversation.client),
+                transcript=[_line(row, by_id, self._policies.change_intents) for row in lines],
+                requests=[await _entry(session, r, self._policies.change_intents) for r in rows],
+                change_intents=self._policies.change_intents,
             )
+
+    # -- commands, each one turn of the pipeline --------------------------------------------
 
     async def reply(self, staff: str, conversation_id: str, text: str) -> ChatMessage:
-        text = text.strip()
-        if not text or len(text) > MAX_REPLY_LENGTH:
-            raise DeskError(f"a reply must be 1 to {MAX_REPLY_LENGTH} characters")
-        async with self._sessions.begin() as session:
-            conversation = await store.locked_conversation(session, conversation_id)
-            if conversation.stage == Stage.CLOSED:
-                raise DeskError("the conversation is closed")
-            message = await store.add_message(
-                session, conversation_id, Author.STAFF, redact(text), self._clock.now()
-            )
-            await self._mail_client(session, conversation, message.text, automatic=False)
-        await self._pipeline.events.message(conversation_id, message)
-        return message
+        outcome = await self._do(StaffReply(staff, conversation_id, text))
+        return outcome.replies[0]
 
-    async def _mail_client(
-        self, session: AsyncSession, conversation: Conversation, text: str, *, automatic: bool
-    ) -> None:
-        """An e-mail client reads the conversation in their mailbox: send it there too, in the
-        same transaction, so a reply is recorded and queued together or not at all."""
-        if conversation.channel != Channel.EMAIL.value:
-            return
-        request = await store.active_request(session, conversation)
-        ticket = request.ticket if request else await store.latest_ticket(session, conversation.id)
-        await self._client_mail.send(
-            session, conversation, [text], ticket=ticket, automatic=automatic
-        )
-
-    async def request_verification(self, staff: str, conversation_id: str) -> Status:
-        """Have the bot run stage 1 and 2 with the client; staff never handle the code."""
-        async with self._sessions.begin() as session:
-            conversation = await store.locked_conversation(session, conversation_id)
-            if conversation.stage in (Stage.CLOSED, Stage.LOCKED):
-                raise DeskError(f"the conversation is {conversation.stage}")
-            request = await store.active_request(session, conversation)
-            if conversation.stage in (Stage.IDENTIFY, Stage.AUTHENTICATE) and request:
-                return store.status_of(conversation, request)
-            inbound = Inbound(Channel(conversation.channel), conversation_id)
-            turn = Turn(session, conversation, None, inbound)
-            decision = Decision(STAFF_REQUEST_INTENT, Requirement.AUTHENTICATED, Duties(), True)
-            request = await self._pipeline.steps.open_request(turn, decision)
-            request.requested_by_staff = staff
-            request.request_text = f"Verification requested by staff member {staff}."
-            conversation.stage = Stage.IDENTIFY
-            conversation.updated_at = self._clock.now()
-            said = await self._pipeline.steps.say(
-                session, conversation, "verification_requested", ticket=request.ticket
-            )
-            await self._mail_client(session, conversation, said.text, automatic=True)
-            status = store.status_of(conversation, request)
-        await self._pipeline.events.message(conversation_id, said)
-        await self._pipeline.events.status(status)
-        await self._pipeline.events.request(status.ticket or "")
-        return status
+    async def request_verification(
+        self,
+        staff: str,
+        conversation_id: str,
+        line: int | None = None,
+        intent: str | None = None,
+    ) -> Status:
+        """Have the bot verify what the client said (a line, by default the latest), as the
+        change staff name; staff never handle the code."""
+        return (await self._do(RequestVerification(staff, conversation_id, line, intent))).status
 
     async def record_action(self, staff: str, ticket: str, text: str) -> dict[str, Any]:
         """What was changed, at whose request: joins the chain and closes the request."""
-        text = text.strip()
-        if not text or len(text) > MAX_ACTION_LENGTH:
-            raise DeskError(f"describe the action in 1 to {MAX_ACTION_LENGTH} characters")
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            request = await session.scalar(
-                select(ChangeRequest).where(ChangeRequest.ticket == ticket).with_for_update()
+        async with self._sessions() as session:
+            conversation_id = await session.scalar(
+                select(ChangeRequest.conversation_id).where(ChangeRequest.ticket == ticket)
             )
-            if request is None:
-                raise DeskError("no such ticket")
-            if request.status != RequestStatus.FORWARDED:
-                raise DeskError(f"request {ticket} is {request.status}: no action can be recorded")
-            entry = await self._entry(session, request)
-            if entry.hold_until and datetime.fromisoformat(entry.hold_until) > now:
-                raise DeskError(
-                    f"request {ticket} is on a cooling-off hold until {entry.hold_until}"
-                )
-            fields = {
-                "kind": "action",
-                "staff": staff,
-                "action_text": redact(text),
-                "request_record_id": request.record_seq,
-                "verification": request.verification,
-                "login": request.login,
-                "recorded_at": now.isoformat().replace("+00:00", "Z"),
-            }
-            record = await self._chain.append(session, "action", ticket, fields)
-            request.status = RequestStatus.CLOSED
-            request.closed_at = now
-            request.closed_by, request.action_text = staff, redact(text)
-        await self._pipeline.events.request(ticket)
-        return record
+        if conversation_id is None:
+            raise DeskError("no such ticket")
+        outcome = await self._do(RecordAction(staff, conversation_id, ticket, text))
+        if outcome.record is None:
+            raise RuntimeError("an action turn without its record")
+        return outcome.record
 
-    async def _entry(self, session: AsyncSession, request: ChangeRequest) -> QueueEntry:
-        record = None
-        if request.record_seq is not None:
-            row = await session.get(AuditRecord, request.record_seq)
-            if row is not None:
-                record = {**json.loads(row.body), "hash": row.hash}
-        return QueueEntry(
-            ticket=request.ticket,
-            conversation=request.conversation_id,
-            channel=request.channel,
-            intent=request.intent,
-            status=request.status,
-            verification=request.verification,
-            stage_required=request.stage_required,
-            service=request.service,
-            login=request.login,
-            request_text=request.request_text,
-            created_at=request.created_at,
-            hold_until=(record or {}).get("hold_until"),
-            record=record,
-        )
+    async def close(self, staff: str, conversation_id: str) -> Status:
+        return (await self._do(CloseConversation(staff, conversation_id))).status
+
+    async def _do(self, command: Command) -> Outcome:
+        outcome = await self._pipeline.handle(command)
+        if outcome.error:
+            raise DeskError(outcome.error)
+        return outcome
+
+
+async def _entry(
+    session: AsyncSession, request: ChangeRequest, change_intents: tuple[str, ...]
+) -> QueueEntry:
+    """The row as staff see it, held against the chain: a row that differs is shown so, with
+    nothing to act on."""
+    chained = await records_of(session, request.ticket)
+    tampered = disagreement(request, chained)
+    record = next(
+        ({**json.loads(r.body), "hash": r.hash} for r in chained if r.seq == request.record_seq),
+        None,
+    )
+    scope = scope_of(request)
+    return QueueEntry(
+        ticket=request.ticket,
+        conversation=request.conversation_id,
+        channel=request.channel,
+        intent=request.intent,
+        intents=scope.intents,
+        status=request.status,
+        verification=request.verification,
+        stage_required=request.stage_required,
+        service=redact(request.service) if request.service else None,
+        services=tuple(redact(name) for name in scope.services),
+        destinations=scope.destinations,
+        login=request.login,
+        request_text=request.request_text,
+        requested_by_staff=request.requested_by_staff,
+        created_at=request.created_at,
+        hold_until=(record or {}).get("hold_until"),
+        record=record,
+        actionable=(
+            request.status == RequestStatus.FORWARDED
+            and verified_for_action(request, change_intents)
+            and tampered is None
+        ),
+        tampered=tampered,
+    )
+
+
+def _line(
+    row: TranscriptMessage, requests: dict[int, ChangeRequest], change_intents: tuple[str, ...]
+) -> TranscriptLine:
+    request = requests.get(row.request_id) if row.request_id is not None else None
+    covered = request is not None and verified_for_action(request, change_intents)
+    if row.author == Author.UNPROVEN.value:
+        covered = False  # a sender who proved nothing: never the verified client's words
+    elif row.author != Author.CLIENT.value:
+        covered = True  # only what clients say can ask for a change
+    return TranscriptLine(store.chat_message(row), request.ticket if request else None, covered)
 
 
 def entry_json(entry: QueueEntry) -> dict[str, Any]:
     """A queue entry as the console's live feed sends it."""
     data = dataclasses.asdict(entry)
     data["created_at"] = entry.created_at.isoformat()
-    data["actionable"] = entry.actionable
     return data

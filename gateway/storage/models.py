@@ -134,6 +134,11 @@ class ChangeRequest(Base):
     request_text: Mapped[str] = mapped_column(Text, default="")
     # The merged duties of every intent the request matched, fixed when it was taken.
     duties: Mapped[str] = mapped_column(Text, default="{}")
+    # Its scope (JSON lists): every intent that counts, every service and destination it
+    # names. One verification covers this and nothing beyond it.
+    intents: Mapped[str] = mapped_column(Text, default="[]")
+    services: Mapped[str] = mapped_column(Text, default="[]")
+    destinations: Mapped[str] = mapped_column(Text, default="[]")
     service: Mapped[str | None] = mapped_column(String(253))
     identified_by: Mapped[str | None] = mapped_column(String(16))
     identifier_hash: Mapped[str | None] = mapped_column(String(64))
@@ -162,6 +167,9 @@ class TranscriptMessage(Base):
     author: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The request this client line asked for or added to; a line no verified request covers
+    # is marked so in the console.
+    request_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditRecord(Base):
@@ -284,6 +292,9 @@ class MailThread(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Ours only: fingerprints of the words we wrote (gateway.own_words), JSON, so a reply that
+    # quotes them is not read as the client asking for what we described.
+    own_words: Mapped[str | None] = mapped_column(Text)
 
 
 class AutoReply(Base):

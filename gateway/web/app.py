@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from chat.server import CHAT_NAMESPACE, SOCKETIO, attach_socketio, stop_socketio
 from chat.staff_namespace import STAFF_NAMESPACE, attach_staff_namespace
 from chat.widget import register_widget
+from gateway import housekeeping
 from gateway.audit.chain import ensure_checkpoint
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -22,11 +23,12 @@ from gateway.outbox.transports import mail_transport
 from gateway.outbox.webhook import WebhookSender
 from gateway.outbox.worker import OutboxWorker
 from gateway.pipeline.peer_status import PeerStatus
+from gateway.process import draining
+from gateway.process.keys import CLOCK, CORE, SETTINGS
 from gateway.staff.console import register_console
 from gateway.storage.engine import writer_turn
 from gateway.storage.redis_client import redis_client
-from gateway.web import draining, health, metrics, panel_api
-from gateway.web.keys import CLOCK, CORE, SETTINGS
+from gateway.web import health, metrics, panel_api
 from mail.server import mail_context
 
 TURN_GRACE_SECONDS = 1.5
@@ -53,18 +55,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[CLOCK] = clock or SystemClock()
     draining.prepare(app)
     app.cleanup_ctx.append(core_context)
+    app.cleanup_ctx.append(metrics.metrics_context)
     app.cleanup_ctx.append(peers_context)
     app.cleanup_ctx.append(outbox_context)
     app.cleanup_ctx.append(chat_context)
     app.cleanup_ctx.append(garbage_context)
     app.cleanup_ctx.append(mail_context)
+    app.cleanup_ctx.append(housekeeping_context)
     attach_socketio(app, settings, lambda: app[CORE].pipeline)
     attach_staff_namespace(app[SOCKETIO], app)
     app.on_shutdown.append(settle_turns)
     register_console(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", metrics.metrics)
     app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
     register_widget(app)
     return app
@@ -106,6 +109,13 @@ async def chat_context(app: web.Application) -> AsyncIterator[None]:
     app[CORE].pipeline.events.subscribe(app[STAFF_NAMESPACE])
     yield
     await stop_socketio(app[SOCKETIO])
+
+
+async def housekeeping_context(app: web.Application) -> AsyncIterator[None]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(housekeeping.run(app[CORE], stopping), name="housekeeping")
+    yield
+    await wind_down(task, stopping, OUTBOX_GRACE_SECONDS)
 
 
 async def outbox_context(app: web.Application) -> AsyncIterator[None]:

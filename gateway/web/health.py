@@ -15,8 +15,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from gateway.web.draining import is_draining
-from gateway.web.keys import CORE
+from gateway.process.draining import is_draining
+from gateway.process.keys import CORE
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 3.0

@@ -10,7 +10,8 @@ from aiohttp import web
 from gateway.codes.issuing import UnknownLogin, UnknownTicket, issue_panel_code
 from gateway.credentials import LOGIN_PATTERN
 from gateway.pipeline.tickets import TICKET_PATTERN
-from gateway.web.keys import CORE
+from gateway.process.keys import CORE
+from gateway.timefmt import iso
 
 MAX_BODY_BYTES = 4096
 
@@ -52,7 +53,7 @@ async def create_panel_code(request: web.Request) -> web.Response:
         return _error(404, "unknown login")
     except UnknownTicket:
         return _error(404, "unknown ticket")
-    expires = issued.expires_at.isoformat().replace("+00:00", "Z")
+    expires = iso(issued.expires_at)
     return web.json_response(
         {"code": issued.code, "expires_at": expires},
         status=201,

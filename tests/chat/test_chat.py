@@ -3,53 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from email import message_from_bytes
 
 import pytest
 import socketio
-from sqlalchemy import select
 
 from gateway.codes.totp import totp_for
 from gateway.config import Settings, replace
-from gateway.storage.models import Conversation, OutboxItem
+from gateway.pipeline.model import CloseConversation
+from gateway.storage.models import Conversation
+from tests.chat.conftest import PANEL_KEY, staff_deliveries
 from tests.conftest import MovableClock
-from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET, seed_clients
+from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET
 from tests.live import ChatClient, LiveGateway, live_gateway
-
-PANEL_KEY = "panel-key-for-the-chat-tests-0123"
-
-
-@pytest.fixture
-async def gateway(settings: Settings, clock: MovableClock) -> AsyncIterator[LiveGateway]:
-    settings = replace(
-        settings,
-        panel={"api_key": PANEL_KEY},
-        chat={
-            "allowed_origins": ["https://shop.example"],
-            "max_message_length": 500,
-            "rate_limit": "20/10s",
-        },
-        staff={
-            "mailbox": "staff@example.net",
-            "webhook_url": "http://127.0.0.1:9/hook",
-            "webhook_secret": "s",
-        },
-    )
-    async with live_gateway(settings, clock) as live:
-        await seed_clients(live.core)
-        yield live
 
 
 async def client(gateway: LiveGateway, **kwargs) -> ChatClient:  # type: ignore[no-untyped-def]
     return await ChatClient(gateway.url, **kwargs).connect()
-
-
-async def staff_deliveries(gateway: LiveGateway) -> list[OutboxItem]:
-    """What went to the staff mailbox or the webhook (not the clients' own notices)."""
-    async with gateway.core.sessions() as session:
-        items = (await session.scalars(select(OutboxItem))).all()
-    return [i for i in items if "staff@example.net" in i.destination or i.kind == "webhook"]
 
 
 async def test_the_notice_comes_first_and_a_question_needs_no_code(gateway: LiveGateway) -> None:
@@ -159,7 +129,9 @@ async def test_oversize_and_floods_get_error_acks(gateway: LiveGateway) -> None:
 async def test_a_closed_conversation_stays_closed(gateway: LiveGateway) -> None:
     visitor = await client(gateway)
     try:
-        await gateway.core.pipeline.close(visitor.status["conversation"])
+        await gateway.core.pipeline.handle(
+            CloseConversation("staff", visitor.status["conversation"])
+        )
         await visitor.wait_for(lambda: visitor.status["stage"] == "closed")
         assert await visitor.say("hello?") == {"error": "closed"}
         assert await visitor.credentials("jan.kowalski", "123456") == {

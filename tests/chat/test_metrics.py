@@ -48,7 +48,7 @@ async def eventually(
 ) -> Samples:
     deadline = time.monotonic() + timeout
     while True:
-        samples = await scrape(gateway.url)
+        samples = await scrape(gateway.metrics_url)
         if holds(samples):
             return samples
         assert time.monotonic() < deadline, "the metrics never got there"
@@ -66,7 +66,7 @@ async def test_socketio_connections_by_namespace(gateway: LiveGateway, clock: Mo
     console = StaffHttp.open(gateway.url)
     feed: StaffFeed | None = None
     try:
-        samples = await scrape(gateway.url)
+        samples = await scrape(gateway.metrics_url)
         assert chat(samples) == 2.0 and staff(samples) == 0.0
         secret = await seed_staff(gateway.core)
         await console.login(STAFF_USER, STAFF_PASSWORD, fresh_code(secret, clock))
@@ -97,7 +97,7 @@ async def test_requests_verifications_and_the_outbox_worker_gauges(
         assert await visitor.credentials("jan.kowalski", code) == {"ok": True}
     finally:
         await visitor.close()
-    samples = await scrape(gateway.url)
+    samples = await scrape(gateway.metrics_url)
     requests = value(samples, "gateway_requests_total", intent="domain_transfer", channel="chat")
     assert requests == 1.0
     verifications = "gateway_verifications_total"
@@ -110,7 +110,7 @@ async def test_requests_verifications_and_the_outbox_worker_gauges(
     samples = await eventually(gateway, lambda s: value(s, "gateway_outbox_depth") == 2.0)
     assert value(samples, "gateway_outbox_oldest_age_seconds") < 60
     clock.advance(minutes=5)
-    samples = await scrape(gateway.url)  # the age grows between the worker's looks
+    samples = await scrape(gateway.metrics_url)  # the age grows between the worker's looks
     assert value(samples, "gateway_outbox_oldest_age_seconds") >= 300
 
 
@@ -123,7 +123,7 @@ async def test_lockouts_and_refusals_of_a_locked_conversation(gateway: LiveGatew
             assert await visitor.credentials("jan.kowalski", f"{attempt:06d}") == {"ok": False}
     finally:
         await visitor.close()
-    samples = await scrape(gateway.url)
+    samples = await scrape(gateway.metrics_url)
     assert value(samples, "gateway_lockouts_total", scope="conversation") == 1.0
     assert value(samples, "gateway_lockouts_total", scope="account") == 1.0
     refused = value(
@@ -158,6 +158,6 @@ def smtp_session(port: int) -> tuple[int, int]:
 async def test_smtp_replies_by_code(gateway: LiveGateway) -> None:
     port = gateway.server.app[SMTP_PORT]
     assert await asyncio.to_thread(smtp_session, port) == (550, 552)
-    samples = await scrape(gateway.url)
+    samples = await scrape(gateway.metrics_url)
     for code in ("550", "552", "250"):
         assert value(samples, "gateway_smtp_replies_total", code=code) == 1.0, code

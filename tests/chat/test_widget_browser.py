@@ -3,7 +3,9 @@ sees and does, end to end against the real gateway. SQLite only, to keep CI fast
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from sqlalchemy import select
 
 from gateway.codes.totp import totp_for
 from gateway.config import Settings, replace
+from gateway.pipeline.model import CloseConversation
 from gateway.staff.desk import StaffDesk
 from gateway.storage.models import TranscriptMessage
 from tests.browser import browser  # noqa: F401
@@ -47,6 +50,7 @@ def widget_settings(tmp_path: Path) -> Settings:
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
         smtp={"port": 0},
+        metrics={"port": 0},
         chat={"max_message_length": 300},
     )
 
@@ -263,6 +267,37 @@ async def test_keyboard_mobile_and_a_refused_resume_token(
     assert await visitor.problems() == []
 
 
+async def test_a_line_typed_while_the_first_connection_is_made_is_sent_when_it_is(
+    visit: Callable[..., Awaitable[Visitor]],
+) -> None:
+    """A visitor types at once; the socket is still connecting (a slow network): the line waits
+    for the connection instead of failing as if the network had dropped."""
+    visitor = await visit()
+    release = asyncio.Event()
+
+    async def slow_network(socket: Any) -> None:
+        await release.wait()
+        socket.connect_to_server()
+
+    await visitor.page.route_web_socket(re.compile(r".*/socket\.io/.*"), slow_network)
+    await visitor.page.route(re.compile(r".*/socket\.io/.*transport=polling.*"), _abort)
+    await visitor.page.reload()  # the page's WebSocket is routed from its next load on
+    await visitor.open()
+    await visitor.say("Jakie są godziny pracy?")
+    await visitor.widget(".msg--client .note").wait_for()  # "sending…", not an error
+    assert "note--error" not in str(
+        await visitor.widget(".msg--client .note").get_attribute("class")
+    )
+    release.set()
+    await visitor.widget(".msg--bot").nth(1).wait_for()
+    await visitor.widget(".msg--client .note").wait_for(state="detached")
+    assert len(await visitor.messages("client")) == 1
+
+
+async def _abort(route: Any) -> None:
+    await route.abort()
+
+
 async def test_a_dropped_connection_resumes_without_duplicates_and_closed_means_closed(
     visit: Callable[..., Awaitable[Visitor]], gateway: LiveGateway
 ) -> None:
@@ -291,7 +326,7 @@ async def test_a_dropped_connection_resumes_without_duplicates_and_closed_means_
     conversation = await visitor.page.evaluate(
         "Object.values(sessionStorage).map(JSON.parse)[0].conversation"
     )
-    await gateway.core.pipeline.close(conversation)
+    await gateway.core.pipeline.handle(CloseConversation("staff", conversation))
     await visitor.widget(".state[data-stage=closed]").wait_for()
     assert await visitor.widget(".stage").text_content() == "Rozmowa zakończona"
     assert await visitor.widget("#text").is_disabled()

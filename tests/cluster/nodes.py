@@ -84,11 +84,16 @@ class Node:
     shared: Sections
     http_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
 
     @property
     def config(self) -> Path:
@@ -102,6 +107,7 @@ class Node:
         sections = {name: dict(values) for name, values in self.shared.items()}
         sections.setdefault("http", {}).update(host="127.0.0.1", port=self.http_port)
         sections.setdefault("smtp", {}).update(host="127.0.0.1", port=self.smtp_port)
+        sections.setdefault("metrics", {}).update(host="127.0.0.1", port=self.metrics_port)
         self.config.write_text(toml(sections), encoding="utf-8")
         return self.config
 

@@ -120,7 +120,9 @@ async def test_a_burst_through_both_nodes_reaches_staff_exactly_once(cluster: Cl
     assert {record["ticket"] for _, record in hooks} == set(tickets)
     assert all(record["verification"] == "verified" for _, record in hooks)
     for node in cluster.nodes:  # both nodes took part
-        assert value(await scrape(node.url), "gateway_mail_processed_total", outcome="verified")
+        assert value(
+            await scrape(node.metrics_url), "gateway_mail_processed_total", outcome="verified"
+        )
 
     report = await cluster.cli("audit", "verify")
     assert report.startswith("ok ") and int(report.split()[1]) >= burst

@@ -218,6 +218,51 @@ def test_audit_verify_finds_a_tampered_record(config: Path, capsys, database_url
         assert "record 1" in capsys.readouterr().err
 
 
+def test_audit_verify_reads_a_witness_and_catches_a_rollback(
+    config: Path, capsys, database_url: str
+) -> None:
+    """The operator's view of issue 13's witness: heads saved outside the database, then the
+    newest record deleted and an old checkpoint put back, which the chain alone accepts."""
+    from sqlalchemy import delete
+
+    from gateway.config import load_settings, replace
+    from gateway.core import open_core
+    from gateway.housekeeping import publish_head
+    from gateway.storage.models import AuditRecord, ChainCheckpoint
+
+    upgrade(config, capsys)
+    witness = config.parent / "witness.log"
+    settings = load_settings(config, {})
+    audit = replace(settings, audit={"witness": f"file:{witness}"}).audit
+
+    async def grow_and_roll_back() -> None:
+        async with open_core(settings) as core:
+            for number in range(3):
+                async with core.sessions.begin() as session:
+                    fields = {"request_text": f"change {number}"}
+                    await core.chain.append(session, "verification", "T-WITNES", fields)
+                if number == 1:
+                    async with core.sessions() as session:
+                        old = await session.get(ChainCheckpoint, 1)
+                        assert old is not None
+                        saved = (old.seq, old.hash, old.key_id, old.mac)
+            assert await publish_head(core, audit)
+            async with core.sessions.begin() as session:
+                await session.execute(delete(AuditRecord).where(AuditRecord.seq == 3))
+                row = await session.get(ChainCheckpoint, 1)
+                assert row is not None
+                row.seq, row.hash, row.key_id, row.mac = saved
+
+    asyncio.run(grow_and_roll_back())
+    capsys.readouterr()
+    assert run(config, "audit", "verify") == 1  # the request rows are gone: nothing agrees
+    assert "its request is missing" in capsys.readouterr().err
+    assert run(config, "audit", "verify", "--witness", str(witness)) == 1
+    assert "record 3 was witnessed but is missing" in capsys.readouterr().err
+    assert run(config, "audit", "verify", "--witness", str(config.parent / "nope")) == 1
+    assert "cannot be read" in capsys.readouterr().err
+
+
 def test_the_console_script_and_module_entry_points(config: Path) -> None:
     gateway = Path(sys.executable).with_name("gateway")
     for command in ([str(gateway)], [sys.executable, "-m", "gateway"]):

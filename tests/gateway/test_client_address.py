@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.config import ConfigError, load_settings
-from gateway.web.client_address import ClientAddress
+from gateway.process.client_address import ClientAddress
 
 BEHIND_NGINX = ClientAddress(["10.0.0.0/24", "::1"])
 

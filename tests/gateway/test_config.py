@@ -51,6 +51,10 @@ def test_file_values_and_environment_overrides(tmp_path: Path) -> None:
         ("", {"GATEWAY_SMTP_PORT": "twenty"}, "config key 'smtp.port': expected an integer"),
         ("", {"GATEWAY_SMTP_PROT": "1"}, "unknown config key 'smtp.prot'"),
         ("[http\n", {}, "is not valid TOML"),
+        ("[requests]\nhold_hours = 0\n", {}, "config key 'requests.hold_hours'"),
+        ('[audit]\nwitness = "ftp:x"\n', {}, "config key 'audit.witness'"),
+        ('[audit]\nwitness = "file:"\n', {}, "config key 'audit.witness'"),
+        ("[audit]\nwitness_seconds = 1\n", {}, "config key 'audit.witness_seconds'"),
     ],
 )
 def test_mistakes_name_the_key(

@@ -14,8 +14,9 @@ from gateway.cli.operate import migrate
 from gateway.config import Settings, replace
 from gateway.core import Core
 from gateway.pipeline.model import Stage
+from gateway.process.keys import CORE
 from gateway.web.app import create_app
-from gateway.web.keys import CORE
+from gateway.web.metrics import METRICS_PORT
 from tests.conftest import MovableClock
 from tests.gateway.conftest import seed_clients
 from tests.gateway.memory_channel import MemoryChat
@@ -146,7 +147,9 @@ async def test_metrics_count_verifications_and_outbox_depth(http: TestClient) ->
     client = await MemoryChat(core.pipeline).open()
     await client.say("transfer example.pl")
     await client.form("jan.kowalski", "000000")
-    text = await (await http.get("/metrics")).text()
+    assert (await http.get("/metrics")).status == 404  # never on the public port
+    scraped = await http.session.get(f"http://127.0.0.1:{http.app[METRICS_PORT]}/metrics")
+    text = await scraped.text()
     assert (
         'gateway_verifications_total{channel="chat",reason="wrong_code",result="rejected"} 1.0'
         in text

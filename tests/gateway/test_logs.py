@@ -161,12 +161,14 @@ class RefusingRelay(SmtpSink):
 def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A config for `gateway serve` on free ports, its schema and one client account."""
     http_port, smtp_port, relay_port = free_port(), free_port(), free_port()
+    metrics_port = free_port()
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'[data]\ndir = "{tmp_path / "var"}"\n'
         f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "gateway.db"}"\n'
         f"[http]\nport = {http_port}\n"
         f"[smtp]\nport = {smtp_port}\n"
+        f"[metrics]\nport = {metrics_port}\n"
         f'[outbound]\nsmtp = "127.0.0.1:{relay_port}"\n'
         f'[staff]\nmailbox = "staff@example.net"\n'
         f'[log]\nlevel = "debug"\n'
@@ -178,6 +180,7 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
     yield {
         "config": config,
         "url": f"http://127.0.0.1:{http_port}",
+        "metrics_url": f"http://127.0.0.1:{metrics_port}",
         "smtp_port": smtp_port,
         "relay_port": relay_port,
         "stderr": tmp_path / "stderr.log",
@@ -258,7 +261,7 @@ async def test_the_served_log_is_json_lines_without_secrets(served: dict[str, An
         await asyncio.to_thread(send_mail, served["smtp_port"], body)
 
         async def mail_processed() -> bool:
-            return await metric(url, "gateway_mail_processed_total") >= 1
+            return await metric(served["metrics_url"], "gateway_mail_processed_total") >= 1
 
         async def client_address_refused() -> bool:
             logged = stderr_path.read_text()
@@ -266,7 +269,10 @@ async def test_the_served_log_is_json_lines_without_secrets(served: dict[str, An
 
         await eventually(mail_processed)
         await eventually(client_address_refused)
-        assert await metric(url, 'gateway_verifications_total{channel="chat"') == 2
+        chat = 'gateway_verifications_total{channel="chat"'
+        assert await metric(served["metrics_url"], chat) == 2
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as public:
+            assert public.status == 404  # never on the public port
     finally:
         process.send_signal(signal.SIGTERM)
         try:

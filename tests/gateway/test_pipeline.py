@@ -12,7 +12,7 @@ from gateway.audit.chain import verify_chain
 from gateway.codes.issuing import issue_panel_code
 from gateway.codes.totp import totp_for
 from gateway.core import Core
-from gateway.pipeline.model import Inbound, Stage
+from gateway.pipeline.model import CloseConversation, Inbound, Stage
 from gateway.storage.models import ChangeRequest, OutboxItem, TranscriptMessage
 from policies import Channel
 from tests.gateway.conftest import ANNA_SECRET, JAN_SECRET
@@ -204,7 +204,7 @@ async def test_cancel_withdraws_the_request(core: Core, clients) -> None:
 
 async def test_a_closed_conversation_refuses_messages(core: Core, clients) -> None:
     client = await chat(core)
-    await core.pipeline.close(client.conversation)
+    await core.pipeline.handle(CloseConversation("staff", client.conversation))
     outcome = await client.say("hello?")
     assert outcome.error == "closed" and outcome.message_id is None
 

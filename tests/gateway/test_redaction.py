@@ -7,7 +7,7 @@ import time
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.redaction import redact
@@ -98,7 +98,10 @@ def test_masks_codes_and_identifiers(text: str, expected: str) -> None:
         "kod pocztowy 00-950 Warszawa",
         "kod nie działa, the code is wrong",
         "serwer 192.168.100.200 port 8080",
-        "zamówienie ZAM123456 oraz usługa hosting-123456",
+        "set the A of demo.example to 203.0.113.66",
+        "daty 2026/11/23, 23.11.2026 i 2026.11.23",
+        "zamówienie ZAM1234567 oraz usługa hosting-12345",
+        "ticket T-482135, re: [T-000001]",
         "ticket [T-ABC123]",
         "",
     ],
@@ -111,17 +114,46 @@ def has_digits(text: str) -> bool:
     return any(unicodedata.category(c) == "Nd" for c in text)
 
 
-no_digits = st.text(alphabet=st.characters(exclude_categories=["Nd"]), max_size=40)
+# Superscript and circled digits ("No") are digits as a reader sees them: masked as digits.
+no_digits = st.text(alphabet=st.characters(exclude_categories=["Nd", "No"]), max_size=40)
+
+
+SPLITTERS = ("", " ", "-", ".", ",", "/", "_", "\t", "\u00a0", "\u00b7")
 
 
 def grouped(digits: str, style: int) -> str:
     half = len(digits) // 2
-    return [digits, f"{digits[:half]} {digits[half:]}", f"{digits[:half]}-{digits[half:]}"][style]
+    return f"{digits[:half]}{SPLITTERS[style]}{digits[half:]}"
 
 
 codes = st.builds(
-    grouped, st.text(alphabet="0123456789", min_size=6, max_size=16), st.integers(0, 2)
+    grouped,
+    st.text(alphabet="0123456789", min_size=6, max_size=16),
+    st.integers(0, len(SPLITTERS) - 1),
 )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["3921.8459", "482,135", "482/135", "482_135", "482\t135", "48.21.35", "4 8 2 1 3 5"],
+)
+def test_a_code_split_by_any_single_separator_is_masked(text: str) -> None:
+    assert redact(f"my code {text} thanks") == "my code [code] thanks"
+    assert redact(f"here: {text}!") == "here: [number]!"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PESEL 440.514.013.59", "PESEL [PESEL]"),
+        ("440.514.013.59", "[PESEL]"),
+        ("NIP 123.456.32.18", "NIP [NIP]"),
+        ("nip 123/456/32/18", "nip [NIP]"),
+        ("REGON 123.456.785", "REGON [REGON]"),
+    ],
+)
+def test_identifiers_written_with_separators_are_masked(text: str, expected: str) -> None:
+    assert redact(text) == expected
 
 
 @given(codes, no_digits, no_digits)
@@ -182,6 +214,7 @@ TOKENS = [
 
 
 @given(st.lists(st.sampled_from(TOKENS), max_size=30).map("".join))
+@example("123456_23-11-2026")  # a date glued to a word after masking stays a date
 def test_is_idempotent_on_tricky_mixtures(text: str) -> None:
     once = redact(text)
     assert redact(once) == once
@@ -214,3 +247,64 @@ def test_is_fast_on_a_megabyte_of_junk(text: str) -> None:
     started = time.perf_counter()
     redact(text)
     assert time.perf_counter() - started < 5
+
+
+def test_an_invisible_character_does_not_split_a_code() -> None:
+    assert redact("code 482\u200b135") == "code [code]"
+    assert redact("it is 4\u00ad8\u00ad2\u00ad1\u00ad3\u00ad5 ok") == "it is [number] ok"
+    assert redact("482\u2060135") == "[number]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my code is 1234 - 5678", "my code is [code]"),
+        ("code: 1234  5678", "code: [code]"),
+        ("the code from the panel is 1234, 5678", "the code from the panel is [number]"),
+        ("1234 / 5678 is the code", "[number] is the code"),
+        ("482 - 135", "[number]"),
+        ("in 2024, 150 orders", "in 2024, 150 orders"),  # seven digits: no code's halves
+    ],
+)
+def test_a_code_in_two_halves_is_masked(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("ZAM123456", "ZAM[number]"),
+        ("hosting-48433624", "hosting-[number]"),
+        ("ns48433624.attacker.test", "ns[number].attacker.test"),
+        ("https://x.example/p/482135/", "https://x.example/p/[number]/"),
+        ("_54415385_", "_[number]_"),
+        ("XT-482135", "XT-[number]"),
+        ("skan-44051401359.pdf", "skan-[PESEL].pdf"),
+        ("firma_1234563218", "firma_[NIP]"),
+    ],
+)
+def test_a_run_of_a_codes_length_is_masked_even_glued_to_a_word(text: str, masked: str) -> None:
+    """Six or eight digits are what a code has, and a valid PESEL, NIP or REGON is one: no
+    word stuck to them makes them a name."""
+    assert redact(text) == masked
+
+
+def test_a_figure_space_does_not_split_a_number_into_harmless_halves() -> None:
+    assert "44051" not in redact("PESEL 44051\u20071401359") and "1401359" not in redact(
+        "44051\u20071401359"
+    )
+
+
+def test_an_ip_address_stays_readable_unless_a_code_is_expected() -> None:
+    """Where a DNS record is to point must reach staff and the client's confirmation; while
+    the client is asked for a code, a code typed as one ("48.21.35.70") does not."""
+    assert redact("set the A to 10.20.30.40") == "set the A to 10.20.30.40"
+    assert redact("48.21.35.70", expecting_code=True) == "[number].[number].[number].[number]"
+
+
+@given(codes, st.text(max_size=40), st.text(max_size=40))
+def test_no_piece_of_a_code_survives_while_one_is_expected(
+    code: str, before: str, after: str
+) -> None:
+    masked = redact(f"{before} {code} {after}", expecting_code=True)
+    assert not any(piece in masked for piece in (code[:3], code[-3:]) if piece.isdigit())

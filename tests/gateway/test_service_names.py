@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.service_names import (
@@ -67,9 +67,27 @@ def test_ignores_what_is_not_a_service(text: str) -> None:
     assert find_service_names(text) == []
 
 
-def test_a_url_yields_its_host_only() -> None:
+def test_a_url_yields_its_host_and_any_domain_its_path_names() -> None:
     assert find_service_names("https://example.pl/katalog/plik.pdf") == ["example.pl"]
-    assert find_service_names("https://example.pl/katalog/inna.domena.pl") == ["example.pl"]
+    assert find_service_names("https://example.pl/katalog/inna.domena.pl") == [
+        "example.pl",
+        "inna.domena.pl",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Transfer demo.example/example.pl please",
+        "Transfer demo.example\\example.pl please",
+        "Transfer demo.example and -example.pl",
+        "Transfer demo.example and @example.pl",
+        "Transfer http://demo.example/example.pl",
+    ],
+)
+def test_a_name_behind_a_slash_or_a_lone_hyphen_is_named(text: str) -> None:
+    """The review's riders: each hid example.pl from the scope of demo.example's request."""
+    assert find_service_names(text) == ["demo.example", "example.pl"]
 
 
 def test_only_the_start_of_a_huge_text_is_searched() -> None:
@@ -121,6 +139,8 @@ domains = st.builds(
 
 
 @given(domains, st.sampled_from(["{d}", "https://{d}/x", "({d})", "{d}.", "{D}", "www.{d}"]))
+@example("a.a.a.aa", "{d}")  # one-letter labels after the word "o" are not a name spelled out
+@example("i.w.z.pl", "{d}")
 def test_generated_domains_are_found(domain: str, form: str) -> None:
     text = "Dzień dobry, chodzi o " + form.format(d=domain, D=domain.upper()) + " — dziękuję"
     assert normalize_service_name(domain) in find_service_names(text)
@@ -145,3 +165,31 @@ def test_is_fast_on_a_megabyte_of_junk(text: str) -> None:
     started = time.perf_counter()
     find_service_names(text)
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "transfer example dot pl",
+        "transfer example[.]pl",
+        "transfer example (dot) pl",
+        "transfer example . pl",
+        "transfer exam\u200bple.pl",
+        "transfer example.p\u00adl",
+        "transfer example\uff0epl",
+        "transfer example\u3002pl",
+        "transfer ＥＸＡＭＰＬＥ.PL",
+        "transfer e x a m p l e . p l",
+        "przenieście example kropka pl",
+    ],
+)
+def test_a_disguised_name_is_the_name(text: str) -> None:
+    assert "example.pl" in find_service_names(text)
+
+
+def test_a_mixed_script_name_is_also_the_latin_name_it_imitates() -> None:
+    assert find_service_names("transfer ex\u0430mple.pl") == ["ex\u0430mple.pl", "example.pl"]
+    assert find_service_names("abc\u2011firma.pl") == ["abc-firma.pl"]
+    # One script throughout is a name in its own right, not an imitation.
+    assert find_service_names("zażółć.pl i пример.рф") == ["zażółć.pl", "пример.рф"]
+    assert find_service_names("I have 3 . 5 GB, version 8.2") == []

@@ -26,7 +26,7 @@ def test_serve_refuses_an_empty_database(settings: Settings, tmp_path: Path) -> 
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'[data]\ndir = "{settings.data.dir}"\n[database]\nurl = "{settings.database.url}"\n'
-        f'[outbound]\nsmtp = "{settings.outbound.smtp}"\n[http]\nport = 0\n'
+        f'[outbound]\nsmtp = "{settings.outbound.smtp}"\n[http]\nport = 0\n[metrics]\nport = 0\n'
     )
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "--config", str(config), "serve"],

@@ -123,7 +123,7 @@ class GatewayProcess:
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self._config = config
-        self._env = env
+        self._env = {**env, "GATEWAY_METRICS_PORT": "0"}
         self._process: subprocess.Popen[bytes] | None = None
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -235,3 +235,15 @@ def test_commented_keys_are_not_taken_for_the_real_ones(write_folder: WriteFolde
     ).replace('chat = "authenticated"', 'chat = "strong"')
     problem = only(check(write_folder({"a.toml": text})))
     assert located([problem]) == [("a.toml", 6)]
+
+
+def test_request_patterns_of_a_language_are_checked(write_folder: WriteFolder) -> None:
+    languages = (
+        '[language.pl]\ndefault = true\nrequests = ["prosze", "x* y"]\nactions = ["y* z"]\n\n'
+        '[language.en]\nrequests = "please"\nactions = "send"\n'
+    )
+    reasons = [problem.reason for problem in check(write_folder({"00-languages.toml": languages}))]
+    assert any("bad requests pattern" in reason and "x*" in reason for reason in reasons)
+    assert any("bad actions pattern" in reason and "y*" in reason for reason in reasons)
+    assert any("requests must be a list" in reason for reason in reasons)
+    assert any("actions must be a list" in reason for reason in reasons)

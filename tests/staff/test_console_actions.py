@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import socketio
@@ -32,15 +31,6 @@ async def staff(staff_http: StaffHttp, staff_secret: str, clock: MovableClock) -
     response = await staff_http.login(STAFF_USER, STAFF_PASSWORD, fresh_code(staff_secret, clock))
     assert response.status == 303 and staff_http.session_cookie
     return staff_http
-
-
-@pytest.fixture
-async def visitor(gateway: LiveGateway) -> AsyncIterator[ChatClient]:
-    client = await ChatClient(gateway.url).connect()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def conversation_page(visitor: ChatClient) -> str:
@@ -107,8 +97,10 @@ async def test_request_verification_has_the_bot_ask_the_client(
     flash = await staff.flash(response)
     assert flash is not None and flash[0] == "notice"
     await visitor.wait_for(lambda: visitor.status["stage"] == "identify")
-    await visitor.wait_for(lambda: len(visitor.texts()) == 3)
-    assert "verification" in visitor.texts()[-1] and visitor.status["ticket"] in visitor.texts()[-1]
+    await visitor.wait_for(lambda: len(visitor.texts()) == 4)
+    asked, which = visitor.texts()[-2:]
+    assert "verified" in asked and visitor.status["ticket"] in asked
+    assert "Which service" in which
 
 
 async def test_recording_the_action_closes_the_request_on_the_chain(
@@ -181,6 +173,7 @@ async def test_no_route_marks_a_request_verified(gateway: LiveGateway) -> None:
         and route.resource.canonical != "/staff/socket.io/"  # engine.io's transport
     )
     assert posts == [
+        "/staff/conversations/{conversation}/close",
         "/staff/conversations/{conversation}/reply",
         "/staff/conversations/{conversation}/requests/{ticket}/action",
         "/staff/conversations/{conversation}/verification",
@@ -218,3 +211,80 @@ async def test_the_live_feed_needs_a_live_session(
         await feed.wait_for(lambda: not feed.connected)
     finally:
         await feed.close()
+
+
+async def test_a_question_offers_only_an_answer_or_a_verification_never_an_action(
+    gateway: LiveGateway, staff: StaffHttp, visitor: ChatClient, clock: MovableClock
+) -> None:
+    """A change the recogniser took for a question: the console shows no way to act on it,
+    marks the line as covered by nothing, and offers to have the client verify it."""
+    missed = "Hello, a small favour: Ewa is the one to talk to from today"
+    assert gateway.core.policies.recognize(missed).intent == "general_question"
+    await visitor.say(missed)
+    await visitor.wait_for(lambda: len(visitor.texts()) == 2)
+    ticket = visitor.status["ticket"]
+    page = conversation_page(visitor)
+    html = await staff.page(page)
+    assert f"/requests/{ticket}/action" not in html
+    assert 'data-covered="no"' in html and "No verification covers this line" in html
+    assert "Request verification of " + ticket in html
+    refused = await staff.submit(
+        f"{page}/requests/{ticket}/action", page, text="changed the contact e-mail"
+    )
+    flash = await staff.flash(refused)
+    assert flash is not None and flash[0] == "error" and "not verified" in flash[1]
+    assert await request_status(gateway, ticket) == "forwarded"  # still only a question
+    # Turned into a change of a kind staff name; the client's own code verifies it.
+    line = html.split('data-covered="no"')[0].rsplit('data-id="', 1)[1].split('"')[0]
+    response = await staff.submit(f"{page}/verification", page, line=line, intent="contact_change")
+    assert (await staff.flash(response) or ("", ""))[0] == "notice"
+    await visitor.wait_for(lambda: visitor.status["ticket"] != ticket)
+    held = visitor.status["ticket"]
+    await visitor.wait_for(lambda: visitor.status["stage"] == "identify")
+    await visitor.say("example.pl")
+    await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+    clock.advance(seconds=30)
+    code = totp_for(JAN_SECRET).at(clock.now())
+    assert await visitor.credentials("jan.kowalski", code) == {"ok": True}
+    html = await staff.page(page)
+    assert f"/requests/{held}/action" in html
+    done = "Contact changed at the verified request of jan.kowalski."
+    response = await staff.submit(f"{page}/requests/{held}/action", page, text=done)
+    assert (await staff.flash(response) or ("", ""))[0] == "notice"
+    _, rows = await chain(gateway)
+    assert rows[-1].kind == "action" and '"intents":["contact_change"]' in rows[-1].body
+    assert '"services":["example.pl"]' in rows[-1].body
+
+
+async def test_the_evidence_page_is_the_export_with_the_chains_verdict(
+    staff: StaffHttp, visitor: ChatClient, gateway: LiveGateway, clock: MovableClock
+) -> None:
+    """Issue 13's evidence page: printable, the same bundle as `gateway audit export` in
+    JSON, and a row edited outside the gateway shown as differing from the chain."""
+    from sqlalchemy import update
+
+    from gateway.audit.export import export_ticket
+
+    ticket = await verified_request(visitor, clock)
+    html = await staff.page(f"/staff/tickets/{ticket}")
+    assert 'data-verdict="ok"' in html and f"Evidence for {ticket}" in html
+    async with staff.http.get(f"{staff.base}/staff/tickets/{ticket}.json") as response:
+        assert response.status == 200
+        bundle = await response.json()
+    async with gateway.core.sessions() as session:
+        assert bundle == json_roundtrip(await export_ticket(session, ticket))
+        record = await session.scalar(select(AuditRecord).where(AuditRecord.ticket == ticket))
+    assert record is not None and record.hash in html
+    async with gateway.core.sessions.begin() as session:
+        await session.execute(
+            update(ChangeRequest).where(ChangeRequest.ticket == ticket).values(login="mallory")
+        )
+    html = await staff.page(f"/staff/tickets/{ticket}")
+    assert 'data-verdict="differs"' in html and "login is" in html
+    assert (await staff.get("/staff/tickets/T-NONE00"))[0] == 404
+
+
+def json_roundtrip(value: object) -> object:
+    import json
+
+    return json.loads(json.dumps(value))

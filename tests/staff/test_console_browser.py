@@ -38,6 +38,7 @@ def console_settings(tmp_path: Path) -> Settings:
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
         outbound={"smtp": f"maildir:{tmp_path / 'outbox'}", "sender": "support@example.net"},
         smtp={"port": 0},
+        metrics={"port": 0},
     )
 
 
@@ -136,7 +137,12 @@ async def test_a_verified_request_from_arrival_to_recorded_action(
         await line.filter(has_text="onerror").wait_for()  # arrived live
         assert await line.text_content() == HOSTILE
         assert await page.locator("#transcript img").count() == 0
+        live_line = page.locator("#transcript .author-client").last
+        assert await live_line.get_attribute("data-covered") == "no"  # nothing verified it
         await page.reload()
+        reloaded = page.locator("#transcript .author-client").last
+        assert await reloaded.get_attribute("data-covered") == "no"
+        assert await reloaded.locator("form.verification").count() == 1
         assert await page.locator("#transcript .author-client .text").last.text_content() == HOSTILE
         assert await page.locator("img").count() == 0
 

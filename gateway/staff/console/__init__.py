@@ -29,11 +29,13 @@ def register_console(app: web.Application) -> None:
     console.router.add_get("/", views.index)
     console.router.add_get("/static/{name}", views.static)
     console.router.add_get(CONVERSATION, views.conversation)
+    console.router.add_get(f"/tickets/{TICKET}{{format:(\\.json)?}}", views.evidence)
     console.router.add_post("/login", actions.login)
     console.router.add_post("/logout", actions.logout)
     console.router.add_post(f"{CONVERSATION}/reply", actions.reply)
     console.router.add_post(f"{CONVERSATION}/verification", actions.request_verification)
     console.router.add_post(f"{CONVERSATION}/requests/{TICKET}/action", actions.record_action)
+    console.router.add_post(f"{CONVERSATION}/close", actions.close_conversation)
     app.router.add_get(HOME.rstrip("/"), _to_home)  # before the sub-app, which would take it
     app.add_subapp(HOME.rstrip("/"), console)
 

@@ -1,5 +1,6 @@
-"""The console's form posts: log in and out, reply, ask the bot to verify the client, record
-the action taken. Each one redirects (post/redirect/get) with its outcome as a flash.
+"""The console's form posts: log in and out, reply, ask the bot to verify what the client
+said, record the action taken, close. Each one redirects (post/redirect/get) with its outcome as
+a flash.
 
 There is no post that marks a request verified: only the client's code, checked by the
 pipeline, does that (see StaffDesk).
@@ -82,10 +83,17 @@ async def reply(request: web.Request, staff: StaffIdentity, form: Form) -> web.S
 async def request_verification(
     request: web.Request, staff: StaffIdentity, form: Form
 ) -> web.StreamResponse:
+    """Turn what the client said (the `line` posted, else their latest) into a held request of
+    the change named in `intent` (else the fail-closed catch-all)."""
     conversation_id = request.match_info["conversation"]
     desk = request.config_dict[CONSOLE].desk
+    line, intent = field(form, "line"), field(form, "intent")
+    if line and not (line.isdigit() and len(line) <= 18):
+        raise web.HTTPBadRequest(text="line must be a transcript line's number")
     try:
-        status = await desk.request_verification(staff.username, conversation_id)
+        status = await desk.request_verification(
+            staff.username, conversation_id, int(line) if line else None, intent or None
+        )
     except UnknownConversation:
         raise web.HTTPNotFound(text="no such conversation") from None
     except DeskError as refused:
@@ -108,4 +116,20 @@ async def record_action(
     except DeskError as refused:
         return see_other(request, conversation_url(conversation_id), Flash("error", str(refused)))
     done = f"Action recorded as record {record.get('record_id')}; request {ticket} is closed."
+    return see_other(request, conversation_url(conversation_id), Flash("notice", done))
+
+
+@staff_form
+async def close_conversation(
+    request: web.Request, staff: StaffIdentity, form: Form
+) -> web.StreamResponse:
+    conversation_id = request.match_info["conversation"]
+    desk = request.config_dict[CONSOLE].desk
+    try:
+        await desk.close(staff.username, conversation_id)
+    except UnknownConversation:
+        raise web.HTTPNotFound(text="no such conversation") from None
+    except DeskError as refused:
+        return see_other(request, conversation_url(conversation_id), Flash("error", str(refused)))
+    done = "The conversation is closed; requests still waiting in it were withdrawn."
     return see_other(request, conversation_url(conversation_id), Flash("notice", done))

@@ -10,10 +10,10 @@ import jinja2
 from aiohttp import web
 
 from gateway.keys import Keys
+from gateway.process.keys import CORE
 from gateway.staff.console.auth import StaffLogin
 from gateway.staff.console.sessions import ConsoleSessions
 from gateway.staff.desk import StaffDesk
-from gateway.web.keys import CORE
 
 
 @dataclass(frozen=True, slots=True)

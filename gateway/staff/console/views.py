@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 
 from aiohttp import web
 
-from chat.widget import vendored_socketio
 from gateway.staff.console.context import CONSOLE
 from gateway.staff.console.cookies import LOGIN_COOKIE, set_cookie
 from gateway.staff.console.csrf import login_token, new_login_nonce
@@ -16,6 +16,7 @@ from gateway.staff.console.origin import is_https
 from gateway.staff.console.render import render
 from gateway.staff.console.sessions import StaffIdentity
 from gateway.staff.desk import DeskError
+from gateway.vendor import socketio_client
 
 LOGIN_FORM_SECONDS = 30 * 60
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -34,7 +35,7 @@ def static_files() -> dict[str, StaticFile]:
     """Read once when the app is built; the socket.io client is the very file the widget ships."""
     ours = resources.files("gateway.staff.console").joinpath("static")
     texts = {name: ours.joinpath(name).read_text("utf-8") for name in ("console.js", "console.css")}
-    texts["socket.io.min.js"] = vendored_socketio()
+    texts["socket.io.min.js"] = socketio_client()
     return {
         name: StaticFile(text.encode(), CONTENT_TYPES[name[name.rindex(".") :]])
         for name, text in texts.items()
@@ -67,6 +68,28 @@ async def conversation(request: web.Request, staff: StaffIdentity) -> web.Stream
     except DeskError:
         raise web.HTTPNotFound(text="no such conversation") from None
     return render(request, "conversation.html", staff, conversation_id=conversation_id, view=view)
+
+
+@staff_page
+async def evidence(request: web.Request, staff: StaffIdentity) -> web.StreamResponse:
+    """A ticket's evidence, printable; `.json` gives the same bundle as `gateway audit
+    export`, for a dispute file or a second opinion."""
+    ticket = request.match_info["ticket"]
+    try:
+        bundle = await request.config_dict[CONSOLE].desk.evidence(ticket)
+    except DeskError:
+        raise web.HTTPNotFound(text="no such ticket") from None
+    if request.match_info.get("format") == ".json":
+        return web.json_response(
+            bundle,
+            dumps=lambda value: json.dumps(value, ensure_ascii=False, indent=2),
+            headers={"Content-Disposition": f'attachment; filename="{ticket}-evidence.json"'},
+        )
+    pretty = {
+        "verification": json.dumps(bundle["verification_record"], ensure_ascii=False, indent=2),
+        "actions": [json.dumps(a, ensure_ascii=False, indent=2) for a in bundle["staff_actions"]],
+    }
+    return render(request, "evidence.html", staff, ticket=ticket, bundle=bundle, pretty=pretty)
 
 
 async def static(request: web.Request) -> web.StreamResponse:

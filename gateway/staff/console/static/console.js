@@ -132,10 +132,18 @@
     line.dataset.id = String(message.id);
     var time = el("time", null, utc(message.ts));
     time.dateTime = message.ts;
-    line.appendChild(el("span", "author", message.author));
+    line.appendChild(el("span", "author", message.author === "unproven" ? "unauthenticated sender" : message.author));
     line.appendChild(document.createTextNode(" "));
     line.appendChild(time);
     line.appendChild(el("p", "text", message.text));
+    if (message.author === "client" || message.author === "unproven") {
+      // A line arriving live is covered by no verification until a reload says otherwise.
+      line.className += " uncovered";
+      line.dataset.covered = "no";
+      line.appendChild(
+        el("p", "uncovered-note", "No verification covers this line: do not act on it. Reload to request verification of it.")
+      );
+    }
     return line;
   }
 

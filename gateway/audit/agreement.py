@@ -1,0 +1,161 @@
+"""Whether a request's row says what the chain says about it.
+
+The console, the export and the gate for staff actions read `change_requests`, a table anyone
+with the database can edit. The chain cannot be edited unseen (`gateway.audit.chain`), so every
+field staff rely on is held against it: a forwarded or closed request must have its verification
+record, a closed one its action record, and each field they share must agree (text by its
+digest, as the chain keeps it). A request that claims to be verified with no record behind it,
+or a held one the chain says was forwarded, is a disagreement too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.chain import sha256_hex
+from gateway.audit.records import ACTION, EXPIRY, VERIFICATION
+from gateway.pipeline.model import RequestStatus, Verification
+from gateway.redaction import redact
+from gateway.retention import is_purged
+from gateway.storage.models import AuditRecord, ChangeRequest
+
+# The statuses a request reaches only through a chained record, and the verifications only a
+# forwarding gives; anything else is a request no record speaks for.
+_FORWARDED = frozenset({RequestStatus.FORWARDED, RequestStatus.CLOSED})
+_UNBACKED = frozenset({Verification.UNVERIFIED, Verification.UNMATCHED})
+_SHARED_FIELDS = ("channel", "stage_required", "verification", "login", "identified_by")
+
+
+def disagreement(request: ChangeRequest, records: Sequence[AuditRecord]) -> str | None:
+    """The first field of the row the chain does not back, in words naming it; None if all
+    agree. `records`: the chain's records of the request's ticket, in order."""
+    verifications = [r for r in records if r.kind == VERIFICATION]
+    actions = [r for r in records if r.kind == ACTION]
+    expiries = [r for r in records if r.kind == EXPIRY]
+    if (request.status == RequestStatus.EXPIRED) != bool(expiries):
+        if expiries:
+            return f"status is {request.status!r}, but record {expiries[0].seq} withdrew it"
+        return "status is 'expired' with no chained expiry record"
+    if request.status not in _FORWARDED:
+        if verifications:
+            return f"status is {request.status!r}, but record {verifications[0].seq} forwarded it"
+        if request.verification not in _UNBACKED:
+            return f"verification is {request.verification!r} with no chained record"
+        if request.record_seq is not None:
+            return f"record_seq points at record {request.record_seq}, which is not its own"
+        return None
+    record = next((r for r in verifications if r.seq == request.record_seq), None)
+    if record is None:
+        return f"status is {request.status!r} with no chained verification record of its own"
+    problem = _differs(request, _body(record), record.seq)
+    if problem:
+        return problem
+    if request.status == RequestStatus.CLOSED:
+        if not actions:
+            return "status is 'closed' with no chained action record"
+        return _action_differs(request, _body(actions[-1]), actions[-1].seq)
+    if actions:
+        return f"status is {request.status!r}, but record {actions[-1].seq} closed it"
+    return None
+
+
+def _body(record: AuditRecord) -> Mapping[str, Any]:
+    body = json.loads(record.body)
+    return body if isinstance(body, dict) else {}
+
+
+def _differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -> str | None:
+    for name in _SHARED_FIELDS:
+        if getattr(request, name) != body.get(name):
+            return _field(name, getattr(request, name), body.get(name), seq)
+    intents = json.loads(request.intents or "[]") or [request.intent]
+    if request.intent != body.get("intent") or intents != body.get("intents"):
+        return _field("intent", intents, body.get("intents"), seq)
+    if not _same_name(request.service, body.get("service")):
+        return _field("service", request.service, body.get("service"), seq)
+    services = json.loads(request.services or "[]")
+    chained_services = body.get("services") or []
+    if len(services) != len(chained_services) or not all(
+        _same_name(mine, chained) for mine, chained in zip(services, chained_services, strict=False)
+    ):
+        return _field("services", services, chained_services, seq)
+    if json.loads(request.destinations or "[]") != body.get("destinations", []):
+        return _field("destinations", request.destinations, body.get("destinations"), seq)
+    if not _same_text(request.request_text, body.get("request_text_sha256")):
+        return f"request_text differs from the digest record {seq} chained"
+    return None
+
+
+def _action_differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -> str | None:
+    if body.get("request_record_id") != request.record_seq:
+        return f"record {seq} acted on record {body.get('request_record_id')}, not this request's"
+    if request.closed_by != body.get("staff"):
+        return _field("closed_by", request.closed_by, body.get("staff"), seq)
+    if not _same_text(request.action_text, body.get("action_text_sha256")):
+        return f"action_text differs from the digest record {seq} chained"
+    return None
+
+
+def _same_name(mine: str | None, chained: Any) -> bool:
+    """Records show names masked as staff read them; the row keeps them as the client typed."""
+    if mine is None:
+        return chained is None
+    return chained in (mine, redact(mine))
+
+
+def _same_text(mine: str | None, digest: Any) -> bool:
+    """Purged text is gone by design; the chain keeps its digest for the export."""
+    return is_purged(mine) or sha256_hex(mine or "") == digest
+
+
+def _field(name: str, mine: Any, chained: Any, seq: int) -> str:
+    return f"{name} is {mine!r}, record {seq} says {chained!r}"
+
+
+async def first_disagreement(session: AsyncSession, batch: int = 500) -> str | None:
+    """Every request row against the chain, in id order, then every chained ticket against
+    the rows; the first that differs, named by table, id and field."""
+    last_id = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(ChangeRequest)
+                .where(ChangeRequest.id > last_id)
+                .order_by(ChangeRequest.id)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            break
+        records: dict[str, list[AuditRecord]] = {}
+        chained = await session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.ticket.in_([row.ticket for row in rows]))
+            .order_by(AuditRecord.seq)
+        )
+        for record in chained:
+            records.setdefault(record.ticket, []).append(record)
+        for row in rows:
+            problem = disagreement(row, records.get(row.ticket, []))
+            if problem:
+                return f"change_requests {row.id} ({row.ticket}): {problem}"
+        last_id = rows[-1].id
+    orphan = await session.scalar(
+        select(AuditRecord)
+        .where(~exists().where(ChangeRequest.ticket == AuditRecord.ticket))
+        .order_by(AuditRecord.seq)
+        .limit(1)
+    )
+    if orphan is not None:
+        return f"record {orphan.seq} ({orphan.ticket}): its request is missing from change_requests"
+    return None
+
+
+async def records_of(session: AsyncSession, ticket: str) -> list[AuditRecord]:
+    query = select(AuditRecord).where(AuditRecord.ticket == ticket).order_by(AuditRecord.seq)
+    return list(await session.scalars(query))

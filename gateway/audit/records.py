@@ -1,0 +1,91 @@
+"""The two kinds of record the chain holds, each defined once: the verification record staff
+receive with every forwarded request (contract section 10), and the action record of what a
+staff member changed, at whose request.
+
+Both name the request's whole scope (every intent, service and destination, and the transcript
+lines it is made of), so a record can only ever be read as covering what it says.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway.redaction import redact
+from gateway.storage.models import ChangeRequest, Conversation
+from gateway.timefmt import iso
+from policies import Duties
+
+VERIFICATION = "verification"
+ACTION = "action"
+EXPIRY = "expiry"
+
+
+def _scope(request: ChangeRequest) -> dict[str, Any]:
+    return {
+        "intent": request.intent,
+        "intents": json.loads(request.intents or "[]") or [request.intent],
+        "service": redact(request.service) if request.service else None,
+        "services": [redact(name) for name in json.loads(request.services or "[]")],
+        "destinations": json.loads(request.destinations or "[]"),
+    }
+
+
+def verification_record(
+    request: ChangeRequest,
+    conversation: Conversation,
+    duties: Duties,
+    lines: list[int],
+    now: datetime,
+) -> dict[str, Any]:
+    """Contract section 10's fields, the request's scope, and the duties staff must honour."""
+    hold_until = now + timedelta(seconds=duties.cooling_off_seconds)
+    return {
+        "channel": request.channel,
+        **_scope(request),
+        "stage_required": request.stage_required,
+        "verification": request.verification,
+        "login": request.login,
+        "identified_by": request.identified_by,
+        "method": request.method,
+        "verified_at": iso(request.verified_at),
+        "failed_attempts": conversation.failed_attempts,
+        "client": redact(conversation.client) if conversation.client else None,
+        "sender_authentication": request.sender_authentication,
+        "request_text": request.request_text,
+        "lines": lines,
+        "requested_by_staff": request.requested_by_staff,
+        "conversation": conversation.id,
+        "recorded_at": iso(now),
+        "notify_contact": duties.notify_contact,
+        "hold_until": iso(hold_until) if duties.cooling_off_seconds else None,
+    }
+
+
+def action_record(request: ChangeRequest, staff: str, text: str, now: datetime) -> dict[str, Any]:
+    """What was changed, at whose request: tied to the verification record it acted on."""
+    return {
+        "kind": ACTION,
+        "staff": staff,
+        "action_text": text,
+        "request_record_id": request.record_seq,
+        "verification": request.verification,
+        "login": request.login,
+        **_scope(request),
+        "recorded_at": iso(now),
+    }
+
+
+def expiry_record(request: ChangeRequest, held_hours: int, now: datetime) -> dict[str, Any]:
+    """A request held for the client's code longer than the policy allows was withdrawn: the
+    chain says so, so a later claim that it was verified has this to answer."""
+    return {
+        "kind": EXPIRY,
+        "channel": request.channel,
+        **_scope(request),
+        "held_since": iso(request.created_at),
+        "hold_hours": held_hours,
+        "request_text": request.request_text,
+        "recorded_at": iso(now),
+    }

@@ -1,0 +1,122 @@
+"""What the gateway does on its own clock: withdraw requests held too long for the client's code,
+and send the chain's head to its witness.
+
+Each conversation's expiry is one turn through the pipeline (`ExpireHolds`), so the transition
+table, the chain and the client's channel see it as they see any actor. Every node may run the
+loop: a turn that finds nothing older than the cutoff (another node was first) does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gateway.audit.witness import (
+    WITNESSED_ID,
+    append_to_file,
+    current_head,
+    head_of,
+    webhook_body,
+)
+from gateway.config import AuditSettings, StaffSettings
+from gateway.core import Core
+from gateway.outbox.messages import plain_message
+from gateway.pipeline.model import EXPIRY_ACTOR, ExpireHolds, RequestStatus
+from gateway.storage.models import ChainCheckpoint, ChangeRequest
+from gateway.timefmt import iso
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 60.0
+BATCH = 200
+
+
+async def expire_holds(core: Core) -> int:
+    """One pass: every conversation with a request held since before the cutoff; returns how
+    many conversations were given the turn."""
+    cutoff = core.clock.now() - timedelta(hours=core.settings.requests.hold_hours)
+    async with core.sessions() as session:
+        conversations = list(
+            await session.scalars(
+                select(ChangeRequest.conversation_id)
+                .where(
+                    ChangeRequest.status == RequestStatus.HELD,
+                    ChangeRequest.created_at < cutoff,
+                )
+                .distinct()
+                .limit(BATCH)
+            )
+        )
+    for conversation in conversations:
+        await core.pipeline.handle(ExpireHolds(EXPIRY_ACTOR, conversation, cutoff))
+    return len(conversations)
+
+
+async def run(core: Core, stopping: asyncio.Event, interval: float = INTERVAL_SECONDS) -> None:
+    """Until asked to stop; a failed pass is logged and retried on the next tick."""
+    audit = core.settings.audit
+    witnessed_at = 0.0
+    while not stopping.is_set():
+        try:
+            await expire_holds(core)
+            if audit.witness and time.monotonic() - witnessed_at >= audit.witness_seconds:
+                await publish_head(core, audit)
+                witnessed_at = time.monotonic()
+        except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
+            log.exception("housekeeping pass failed")
+        wait = min(interval, audit.witness_seconds) if audit.witness else interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), wait)
+
+
+async def publish_head(
+    core: Core, audit: AuditSettings, staff: StaffSettings | None = None
+) -> bool:
+    """Send the chain's head to the witness if it moved since the last one witnessed (by any
+    node: the last witnessed head is kept beside the checkpoint). True if one was sent."""
+    if not audit.witness:
+        return False
+    staff = staff or core.settings.staff
+    async with core.sessions.begin() as session:
+        head = await current_head(session)
+        marker = await session.get(ChainCheckpoint, WITNESSED_ID, with_for_update=True)
+        if head is None or (marker is not None and marker.seq >= head[0]):
+            return False
+        signed = head_of(core.keys, *head)
+        if marker is None:
+            marker = ChainCheckpoint(id=WITNESSED_ID)
+            session.add(marker)
+        marker.seq, marker.hash, marker.key_id, marker.mac = (
+            signed.seq,
+            signed.hash,
+            signed.key,
+            signed.mac,
+        )
+        now = core.clock.now()
+        kind, _, target = audit.witness.partition(":")
+        if kind == "mailbox":
+            message = plain_message(
+                sender=core.settings.outbound.sender,
+                to=staff.mailbox,
+                subject=f"[gateway] audit chain head {signed.seq}",
+                body=f"{signed.token}\n\nKeep this mail: `gateway audit verify --witness`"
+                " proves the database still holds this head.\n",
+                now=now,
+                headers={"X-Gateway-Chain-Head": signed.token},
+            )
+            core.outbox.add_mail(
+                session, message, [staff.mailbox], envelope_sender=core.settings.outbound.sender
+            )
+        elif kind == "webhook":
+            core.outbox.add_webhook(session, staff.webhook_url, webhook_body(signed, iso(now)))
+        else:
+            # Written before the commit: a line for a head whose marker then fails to commit
+            # is only written again next time, which the check reads as the same head.
+            append_to_file(Path(target), signed, iso(now))
+    return True

@@ -1,0 +1,277 @@
+"""Held requests, from the line that asks to the verification that covers it (after Mailman's
+held messages): opened with a scope, worked on one at a time while others wait in line, each
+verified by a code of its own, then forwarded to staff.
+
+Every stage and status change goes through `transitions.apply`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+from gateway.clock import Clock
+from gateway.codes.totp import CHAT_WINDOW, EMAIL_WINDOW
+from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
+from gateway.credentials import Credentials
+from gateway.identifiers import FoundIdentifier
+from gateway.metrics import Metrics
+from gateway.pipeline import identification, store
+from gateway.pipeline.analysis import Analysis
+from gateway.pipeline.forwarding import Forwarder
+from gateway.pipeline.model import RequestStatus, Verification
+from gateway.pipeline.notices import AccountNotices
+from gateway.pipeline.scope import Scope, scope_of, store_scope
+from gateway.pipeline.tickets import new_ticket
+from gateway.pipeline.transitions import Event, apply
+from gateway.pipeline.turn import Turn, Voice
+from gateway.storage.models import Account, ChangeRequest, InboundMail
+from policies import Channel, Decision, Duties, Requirement
+
+WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
+
+
+class Holds:
+    def __init__(
+        self,
+        verifier: CodeVerifier,
+        forwarder: Forwarder,
+        notices: AccountNotices,
+        voice: Voice,
+        identifier_key: bytes,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self._verifier = verifier
+        self._forwarder = forwarder
+        self._notices = notices
+        self._voice = voice
+        self._identifier_key = identifier_key
+        self._clock = clock
+        self._metrics = metrics
+
+    # -- opening and widening --------------------------------------------------------------
+
+    async def open(
+        self,
+        turn: Turn,
+        decision: Decision,
+        scope: Scope,
+        text: str,
+        line: int | None,
+        *,
+        requested_by_staff: str | None = None,
+    ) -> ChangeRequest:
+        """A request made of one client line; it starts held and unverified, not yet active."""
+        inbound = turn.inbound
+        request = ChangeRequest(
+            ticket=await new_ticket(turn.session),
+            conversation_id=turn.conversation.id,
+            channel=turn.conversation.channel,
+            intent=decision.intent,
+            stage_required=decision.requirement.value,
+            status=RequestStatus.HELD,
+            verification=Verification.UNVERIFIED,
+            request_text=text,
+            duties=json.dumps(dataclasses.asdict(decision.duties)),
+            sender_authentication=inbound.sender_authentication if inbound else "none",
+            inbound_mail_id=inbound.mail_id if inbound else None,
+            requested_by_staff=requested_by_staff,
+            created_at=self._clock.now(),
+        )
+        store_scope(request, scope)
+        turn.session.add(request)
+        await turn.session.flush()
+        if line is not None:
+            await store.link_line(turn.session, line, request.id)
+        turn.touch(request)
+        self._metrics.requests.labels(decision.intent, request.channel).inc()
+        return request
+
+    def activate(self, turn: Turn, request: ChangeRequest) -> None:
+        turn.conversation.active_request_id = request.id
+        turn.request = request
+        turn.touch(request)
+
+    async def join(self, turn: Turn, message: Analysis) -> None:
+        """The client's line adds to the active request (stage 1's answer, or more words about
+        the same change): its text and what it names become part of what is verified."""
+        request, line = turn.active(), turn.line
+        if line is None:
+            return
+        store_scope(request, scope_of(request).widened(message.scope))
+        request.request_text = f"{request.request_text}\n{line.text}".strip()
+        await store.link_line(turn.session, line.id, request.id)
+
+    def identify(self, request: ChangeRequest, identifiers: Sequence[FoundIdentifier] = ()) -> bool:
+        """Stage 1 from the services the request names, else from a valid PESEL/NIP/REGON the
+        line gave; False when there is neither."""
+        services = scope_of(request).services
+        if services:
+            found = identification.by_service(services[0])
+        elif identifiers:
+            found = identification.by_identifier(self._identifier_key, identifiers[0])
+        else:
+            return False
+        request.identified_by = found.identified_by
+        request.service = found.service
+        request.identifier_hash = found.identifier_hash
+        return True
+
+    # -- working on the active request ------------------------------------------------------
+
+    async def pursue(self, turn: Turn, credentials: Credentials | None = None) -> None:
+        """Take the active request as far as it can go now: ask for stage 1, settle a request
+        that needs nothing more, or ask for (or check) the code."""
+        request = turn.active()
+        if request.identified_by is None and credentials is None:
+            apply(Event.ASK_IDENTIFICATION, turn.conversation, request)
+            await self._voice.about(turn, request, "ask_identify")
+            return
+        if request.identified_by is not None and request.stage_required == Requirement.IDENTIFIED:
+            await self._settle_identified(turn)
+            return
+        apply(Event.ASK_CODE, turn.conversation, request)
+        if credentials is not None:
+            await self.verify(turn, credentials)
+        else:
+            await self._voice.about(turn, request, "ask_credentials")
+
+    async def next_in_line(self, turn: Turn) -> None:
+        """The active request is settled: the oldest one waiting behind it comes up."""
+        waiting = await store.held_requests(turn.session, turn.conversation.id)
+        if waiting:
+            self.activate(turn, waiting[0])
+            await self.pursue(turn)
+
+    async def _settle_identified(self, turn: Turn) -> None:
+        """Equal work whether or not an account holds what was named: the answer's timing must
+        not tell who is a client."""
+        request, session = turn.active(), turn.session
+        scope = scope_of(request)
+        matched = await identification.holders(
+            session,
+            request.identified_by,
+            scope.services,
+            request.identifier_hash,
+            scope.destinations,
+        )
+        # Same words to the client either way; staff see an unmatched one in the console only.
+        apply(Event.IDENTIFY if matched else Event.UNMATCH, turn.conversation, request)
+        savepoint = await session.begin_nested()
+        try:
+            await self._deliver(turn, request if matched else self._forwarder.stand_in(request))
+            await session.flush()
+        finally:
+            await (savepoint.commit() if matched else savepoint.rollback())
+        if matched:
+            self._forwarded(turn, request)
+        await self._voice.reply(turn, "forwarded", ticket=request.ticket)
+        await self.next_in_line(turn)
+
+    async def verify(self, turn: Turn, credentials: Credentials) -> None:
+        request, conversation = turn.active(), turn.conversation
+        if request.channel == Channel.EMAIL.value and turn.inbound is not None:
+            # What counts is the mail that carries the code.
+            request.sender_authentication = turn.inbound.sender_authentication
+            required = duties_of(request).require_sender_authentication
+            if required and request.sender_authentication != "pass":
+                # The policy wants this kind of request only from an authenticated sender: no
+                # code is checked (so none is spent or counted), whatever the client sent.
+                turn.verified = False
+                self.count_refusal(turn, "sender_not_authenticated")
+                await self._voice.reply(turn, "sender_not_authenticated", ticket=request.ticket)
+                return
+        scope = scope_of(request)
+        allowed = await identification.holders(
+            turn.session,
+            request.identified_by,
+            scope.services,
+            request.identifier_hash,
+            scope.destinations,
+        )
+        check = await self._verifier.check(
+            turn.session,
+            credentials.login,
+            credentials.code,
+            window=WINDOWS[Channel(request.channel)],
+            ticket=request.ticket,
+            holders=allowed,
+        )
+        reason = check.failure.value if check.failure else ""
+        result = "accepted" if check.accepted else "rejected"
+        self._metrics.verifications.labels(request.channel, result, reason).inc()
+        if check.locked_now:
+            self._metrics.lockouts.labels("account").inc()
+        turn.verified = check.accepted
+        if check.accepted:
+            account = await turn.session.get(Account, check.account_id)
+            if account is None or check.method is None:
+                raise RuntimeError("an accepted check without its account or method")
+            request.account_id, request.login = account.id, account.login
+            request.method, request.verified_at = check.method.value, self._clock.now()
+            apply(Event.VERIFY, conversation, request)
+            await self.forward(turn, request)
+            if duties_of(request).notify_contact:
+                self._notices.request_verified(turn.session, account, request)
+            await self._voice.about(turn, request, "verified")
+            await self.next_in_line(turn)
+            return
+        conversation.failed_attempts += 1
+        if conversation.failed_attempts >= MAX_FAILURES:
+            await self.lock(turn)
+        else:
+            remaining = MAX_FAILURES - conversation.failed_attempts
+            await self._voice.about(turn, request, "verification_failed", remaining=remaining)
+
+    async def lock(self, turn: Turn) -> None:
+        """Out of attempts: nothing more can be verified in this conversation."""
+        for request in await store.held_requests(turn.session, turn.conversation.id):
+            apply(Event.LOCK, turn.conversation, request)
+            turn.touch(request)
+        self._metrics.lockouts.labels("conversation").inc()
+        await self._voice.reply(turn, "locked")
+
+    async def cancel(self, turn: Turn) -> None:
+        request = turn.active()
+        apply(Event.CANCEL, turn.conversation, request)
+        request.closed_at = self._clock.now()
+        turn.touch(request)
+        await self._voice.reply(turn, "cancelled", ticket=request.ticket)
+        await self.next_in_line(turn)
+
+    async def forward(self, turn: Turn, request: ChangeRequest) -> None:
+        """To staff with its record, once the table has moved it to `forwarded`."""
+        await self._deliver(turn, request)
+        self._forwarded(turn, request)
+
+    def _forwarded(self, turn: Turn, request: ChangeRequest) -> None:
+        self._metrics.forwarded.labels(request.channel, request.verification).inc()
+        turn.touch(request)
+
+    async def _deliver(self, turn: Turn, request: ChangeRequest) -> None:
+        session = turn.session
+        original = None
+        if request.inbound_mail_id is not None:
+            mail = await session.get(InboundMail, request.inbound_mail_id)
+            original = mail.raw if mail is not None else None
+        inbound = turn.inbound
+        await self._forwarder.forward(
+            session,
+            request,
+            turn.conversation,
+            duties_of(request),
+            await store.lines_of(session, request.id),
+            original=original,
+            needs_human=inbound.needs_human if inbound else False,
+        )
+
+    def count_refusal(self, turn: Turn, reason: str) -> None:
+        """Credentials refused before any code check: still a verification that failed."""
+        self._metrics.verifications.labels(turn.conversation.channel, "rejected", reason).inc()
+
+
+def duties_of(request: ChangeRequest) -> Duties:
+    """The duties the policy attached when the request was held."""
+    return Duties(**json.loads(request.duties))
