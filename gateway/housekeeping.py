@@ -21,7 +21,9 @@ from gateway.audit.witness import (
     WITNESSED_ID,
     append_to_file,
     current_head,
+    genuine,
     head_of,
+    marker_head,
     webhook_body,
 )
 from gateway.config import AuditSettings, StaffSettings
@@ -78,15 +80,24 @@ async def run(core: Core, stopping: asyncio.Event, interval: float = INTERVAL_SE
 async def publish_head(
     core: Core, audit: AuditSettings, staff: StaffSettings | None = None
 ) -> bool:
-    """Send the chain's head to the witness if it moved since the last one witnessed (by any
-    node: the last witnessed head is kept beside the checkpoint). True if one was sent."""
+    """Send the chain's head to the witness if it differs from the last one witnessed (by any
+    node: the last witnessed head is kept, signed, beside the checkpoint). A head rewritten at a
+    witnessed number, or moved back, differs too, so the witness records it and the check
+    then sees both. True if one was sent."""
     if not audit.witness:
         return False
     staff = staff or core.settings.staff
     async with core.sessions.begin() as session:
         head = await current_head(session)
         marker = await session.get(ChainCheckpoint, WITNESSED_ID, with_for_update=True)
-        if head is None or (marker is not None and marker.seq >= head[0]):
+        last = marker_head(marker)
+        if head is None:
+            return False
+        if last is not None and not genuine(core.keys, last):
+            # Someone edited it (to stop the witness, or to vouch for an old head): the head
+            # is sent again, and the edit is said where an operator looks.
+            log.warning("the witness marker is not signed by a known key: sending the head again")
+        elif last is not None and (last.seq, last.hash) == head:
             return False
         signed = head_of(core.keys, *head)
         if marker is None:

@@ -23,12 +23,22 @@ from gateway.pipeline.model import RequestStatus, Verification
 from gateway.redaction import redact
 from gateway.retention import is_purged
 from gateway.storage.models import AuditRecord, ChangeRequest
+from gateway.timefmt import iso
 
 # The statuses a request reaches only through a chained record, and the verifications only a
 # forwarding gives; anything else is a request no record speaks for.
 _FORWARDED = frozenset({RequestStatus.FORWARDED, RequestStatus.CLOSED})
 _UNBACKED = frozenset({Verification.UNVERIFIED, Verification.UNMATCHED})
-_SHARED_FIELDS = ("channel", "stage_required", "verification", "login", "identified_by")
+_SHARED_FIELDS = (
+    "channel",
+    "stage_required",
+    "verification",
+    "login",
+    "identified_by",
+    "method",
+    "sender_authentication",
+    "requested_by_staff",
+)
 
 
 def disagreement(request: ChangeRequest, records: Sequence[AuditRecord]) -> str | None:
@@ -73,9 +83,17 @@ def _differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -> str |
     for name in _SHARED_FIELDS:
         if getattr(request, name) != body.get(name):
             return _field(name, getattr(request, name), body.get(name), seq)
+    if request.conversation_id != body.get("conversation"):
+        return _field("conversation_id", request.conversation_id, body.get("conversation"), seq)
+    if iso(request.verified_at) != body.get("verified_at"):
+        return _field("verified_at", iso(request.verified_at), body.get("verified_at"), seq)
+    if "duties" in body and json.loads(request.duties or "{}") != body["duties"]:
+        return _field("duties", request.duties, body["duties"], seq)
+    if request.intent != body.get("intent"):
+        return _field("intent", request.intent, body.get("intent"), seq)
     intents = json.loads(request.intents or "[]") or [request.intent]
-    if request.intent != body.get("intent") or intents != body.get("intents"):
-        return _field("intent", intents, body.get("intents"), seq)
+    if intents != body.get("intents"):
+        return _field("intents", intents, body.get("intents"), seq)
     if not _same_name(request.service, body.get("service")):
         return _field("service", request.service, body.get("service"), seq)
     services = json.loads(request.services or "[]")

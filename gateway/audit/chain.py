@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +170,36 @@ async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> 
             f"{checkpoint.seq}, found {count})",
         )
     return ChainReport(count)
+
+
+async def record_verdicts(
+    session: AsyncSession, keys: Keys, records: Sequence[AuditRecord]
+) -> list[str]:
+    """For one ticket's records, without walking the whole chain: each record's own hash, its
+    link to the record before it, and the signed checkpoint still at or past it with its
+    record present. "ok" or the problem, one per record; `gateway audit verify` walks every
+    link."""
+    checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    head = None if checkpoint is None else await session.get(AuditRecord, checkpoint.seq)
+    if checkpoint is None or not _checkpoint_is_genuine(keys, checkpoint):
+        ends = "checkpoint missing or not signed by a known key (edited?)"
+    elif checkpoint.seq and (head is None or head.hash != checkpoint.hash):
+        ends = f"the checkpoint's record {checkpoint.seq} is missing or differs (rolled back?)"
+    else:
+        ends = None
+    verdicts = []
+    for row in records:
+        before = await session.get(AuditRecord, row.seq - 1) if row.seq > 1 else None
+        expected_prev = GENESIS_HASH if row.seq == 1 else (before.hash if before else None)
+        problem = (
+            "the record before it is missing"
+            if expected_prev is None
+            else _link_problem(row, expected_prev)
+        )
+        if problem is None and checkpoint is not None and row.seq > checkpoint.seq:
+            problem = f"past the checkpoint (record {checkpoint.seq})"
+        verdicts.append(problem or ends or "ok")
+    return verdicts
 
 
 def _link_problem(row: AuditRecord, expected_prev: str) -> str | None:

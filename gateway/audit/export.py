@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.agreement import disagreement
-from gateway.audit.chain import CHECKPOINT_ID, CONTENT_FIELDS, sha256_hex
-from gateway.audit.witness import WITNESSED_ID
+from gateway.audit.chain import CHECKPOINT_ID, CONTENT_FIELDS, record_verdicts, sha256_hex
+from gateway.audit.witness import last_witnessed
+from gateway.keys import Keys
 from gateway.retention import is_purged
 from gateway.storage.models import AuditRecord, ChainCheckpoint, ChangeRequest, TranscriptMessage
 from gateway.timefmt import iso
@@ -29,7 +30,7 @@ def _iso(value: Any) -> Any:
     return iso(value) if isinstance(value, datetime) else value
 
 
-async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
+async def export_ticket(session: AsyncSession, keys: Keys, ticket: str) -> dict[str, Any]:
     request = await session.scalar(select(ChangeRequest).where(ChangeRequest.ticket == ticket))
     if request is None:
         raise UnknownTicket(ticket)
@@ -46,7 +47,8 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
         )
     ).all()
     checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
-    witnessed = await session.get(ChainCheckpoint, WITNESSED_ID)
+    # Only a marker that is signed and whose record is still there vouches for anything.
+    witnessed = await last_witnessed(session, keys)
     verdict = disagreement(request, records)
     links = [
         {
@@ -87,13 +89,11 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
             for row in transcript
         ],
         "chain_verdict": {
-            # "ok": the request row agrees with its chained records (`gateway audit verify`
-            # checks the links themselves); else the first field that differs.
+            # "ok": the request row agrees with its chained records, else the first field
+            # that differs; per record, its hash, its link and the checkpoint past it
+            # (`gateway audit verify` walks every link).
             "request": verdict or "ok",
-            "records": [
-                "ok" if sha256_hex(row.body) == row.hash else "content does not match its hash"
-                for row in records
-            ],
+            "records": await record_verdicts(session, keys, records),
         },
         "verification_record": verification,
         "staff_actions": [r for r in links if r["kind"] == "action"],
@@ -101,7 +101,9 @@ async def export_ticket(session: AsyncSession, ticket: str) -> dict[str, Any]:
             {"record_id": checkpoint.seq, "hash": checkpoint.hash} if checkpoint else None
         ),
         "last_witnessed_head": (
-            {"record_id": witnessed.seq, "hash": witnessed.hash} if witnessed else None
+            {"record_id": witnessed.seq, "hash": witnessed.hash, "token": witnessed.token}
+            if witnessed
+            else None
         ),
         "how_to_check": (
             "hash = SHA-256 of chained_body as stored (canonical JSON, keys sorted, no spaces); "

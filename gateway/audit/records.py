@@ -60,6 +60,9 @@ def verification_record(
         "recorded_at": iso(now),
         "notify_contact": duties.notify_contact,
         "hold_until": iso(hold_until) if duties.cooling_off_seconds else None,
+        # All of them, as the row keeps them: the gate reads the row, and the row is held
+        # against this (gateway.audit.agreement).
+        "duties": json.loads(request.duties or "{}"),
     }
 
 

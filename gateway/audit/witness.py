@@ -23,14 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import Keys, key_id
-from gateway.storage.models import AuditRecord
+from gateway.storage.models import AuditRecord, ChainCheckpoint
 
 TOKEN_RE = re.compile(
     r"chain-head seq=(?P<seq>\d{1,18}) hash=(?P<hash>[0-9a-f]{64}) "
     r"key=(?P<key>[0-9A-Za-z_-]{1,64}) mac=(?P<mac>[0-9a-f]{64})"
 )
 # The last head sent to the witness, kept beside the chain's checkpoint (row 1), so that no
-# node sends the same head twice.
+# node sends the same head twice. It is signed like a token and checked like one: an edited
+# marker neither stops the writer nor vouches for a record in the export.
 WITNESSED_ID = 2
 
 
@@ -63,6 +64,26 @@ def genuine(keys: Keys, head: Head) -> bool:
     return False
 
 
+def marker_head(marker: ChainCheckpoint | None) -> Head | None:
+    return None if marker is None else Head(marker.seq, marker.hash, marker.key_id, marker.mac)
+
+
+async def marker_problem(session: AsyncSession, keys: Keys) -> str | None:
+    """The marker of the last head sent, checked as one more witnessed head."""
+    head = marker_head(await session.get(ChainCheckpoint, WITNESSED_ID))
+    problem = head and await witness_problem(session, keys, [head])
+    return f"chain_checkpoint {WITNESSED_ID} (the last head sent): {problem}" if problem else None
+
+
+async def last_witnessed(session: AsyncSession, keys: Keys) -> Head | None:
+    """The last head sent to the witness, if its marker is genuine and the database still
+    holds the record it names with the same hash; else None (nothing vouched for)."""
+    head = marker_head(await session.get(ChainCheckpoint, WITNESSED_ID))
+    if head is None or await witness_problem(session, keys, [head]):
+        return None
+    return head
+
+
 def heads_in(text: str) -> list[Head]:
     """Every token in a text; runs of white space count as one, since a mail header holding
     one is folded over lines."""
@@ -71,6 +92,13 @@ def heads_in(text: str) -> list[Head]:
         Head(int(found["seq"]), found["hash"], found["key"], found["mac"])
         for found in TOKEN_RE.finditer(unfolded)
     ]
+
+
+def malformed_heads(text: str) -> int:
+    """How many `chain-head` mentions are not a whole token: a line damaged in the copy (or
+    on purpose) must fail the check, not drop out of it."""
+    unfolded = " ".join(text.split())
+    return unfolded.count("chain-head") - len(TOKEN_RE.findall(unfolded))
 
 
 async def witness_problem(session: AsyncSession, keys: Keys, heads: list[Head]) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.audit.agreement import first_disagreement
 from gateway.audit.chain import verify_chain
 from gateway.audit.export import UnknownTicket, export_ticket
-from gateway.audit.witness import heads_in, witness_problem
+from gateway.audit.witness import heads_in, malformed_heads, marker_problem, witness_problem
 from gateway.config import Settings
 from gateway.core import open_core
 from policies import bundled_path, check
@@ -46,14 +46,24 @@ async def verify(args: argparse.Namespace, settings: Settings) -> int:
     heads = []
     for path in args.witness:
         try:
-            heads += heads_in(path.read_text(encoding="utf-8", errors="replace"))
+            text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             print(f"gateway: witness {path} cannot be read: {exc.strerror}", file=sys.stderr)
             return 1
+        found, damaged = heads_in(text), malformed_heads(text)
+        if damaged or not found:
+            what = f"{damaged} damaged chain-head lines" if damaged else "no chain-head token"
+            print(f"gateway: witness {path} holds {what}", file=sys.stderr)
+            return 1
+        heads += found
     async with open_core(settings) as core, core.sessions() as session:
         report = await verify_chain(session, core.keys)
         rows = await first_disagreement(session) if report.intact else None
-        witnessed = await witness_problem(session, core.keys, heads) if report.intact else None
+        witnessed = None
+        if report.intact:
+            witnessed = await witness_problem(session, core.keys, heads) or await marker_problem(
+                session, core.keys
+            )
     if not report.intact:
         print(f"gateway: chain broken at {report.problem}", file=sys.stderr)
         return 1
@@ -69,7 +79,7 @@ async def verify(args: argparse.Namespace, settings: Settings) -> int:
 async def export(args: argparse.Namespace, settings: Settings) -> int:
     async with open_core(settings) as core, core.sessions() as session:
         try:
-            bundle = await export_ticket(session, args.ticket)
+            bundle = await export_ticket(session, core.keys, args.ticket)
         except UnknownTicket:
             print(f"gateway: unknown ticket {args.ticket!r}", file=sys.stderr)
             return 1

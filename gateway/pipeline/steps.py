@@ -21,7 +21,7 @@ from gateway.pipeline import store
 from gateway.pipeline.analysis import Analysis
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.dialogue import Step
-from gateway.pipeline.holding import Holds, duties_of
+from gateway.pipeline.holding import Holds
 from gateway.pipeline.model import (
     EXPIRY_ACTOR,
     Author,
@@ -337,8 +337,9 @@ def _why_not_actionable(request: ChangeRequest) -> str:
 
 
 async def _hold_until(turn: Turn, request: ChangeRequest) -> datetime | None:
-    """The cooling-off hold as the verification record fixed it."""
-    if request.record_seq is None or not duties_of(request).cooling_off_seconds:
+    """The cooling-off hold as the verification record fixed it (the row's duties are not
+    asked: the record is what cannot be edited unseen)."""
+    if request.record_seq is None:
         return None
     row = await turn.session.get(AuditRecord, request.record_seq)
     if row is None:

@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.agreement import disagreement, records_of
 from gateway.audit.export import UnknownTicket, export_ticket
+from gateway.clock import Clock
 from gateway.core import Core
+from gateway.keys import Keys
 from gateway.pipeline import store
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.model import (
@@ -75,6 +77,7 @@ class QueueEntry:
     requested_by_staff: str | None
     created_at: datetime
     hold_until: str | None
+    on_hold: bool  # its cooling-off hold still runs: nothing may be done yet
     record: dict[str, Any] | None
     actionable: bool  # verified to its policy's stage and with staff: an action can be recorded
     tampered: str | None = None  # where the row differs from the chain: nothing may be done
@@ -112,14 +115,18 @@ class StaffDesk:
         sessions: async_sessionmaker[AsyncSession],
         pipeline: Pipeline,
         policies: PolicySet,
+        keys: Keys,
+        clock: Clock,
     ) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
         self._policies = policies
+        self._keys = keys
+        self._clock = clock
 
     @classmethod
     def of(cls, core: Core) -> StaffDesk:
-        return cls(core.sessions, core.pipeline, core.policies)
+        return cls(core.sessions, core.pipeline, core.policies, core.keys, core.clock)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -133,10 +140,7 @@ class StaffDesk:
             .limit(limit)
         )
         async with self._sessions() as session:
-            return [
-                await _entry(session, r, self._policies.change_intents)
-                for r in await session.scalars(query)
-            ]
+            return [await self._entry(session, r) for r in await session.scalars(query)]
 
     async def entry(self, ticket: str) -> QueueEntry | None:
         """One request as the queue shows it, whatever its status: what a live view pushes."""
@@ -144,17 +148,13 @@ class StaffDesk:
             request = await session.scalar(
                 select(ChangeRequest).where(ChangeRequest.ticket == ticket)
             )
-            return (
-                None
-                if request is None
-                else await _entry(session, request, self._policies.change_intents)
-            )
+            return None if request is None else await self._entry(session, request)
 
     async def evidence(self, ticket: str) -> dict[str, Any]:
         """One ticket's evidence bundle, exactly as `gateway audit export` prints it."""
         async with self._sessions() as session:
             try:
-                return await export_ticket(session, ticket)
+                return await export_ticket(session, self._keys, ticket)
             except UnknownTicket:
                 raise DeskError("no such ticket") from None
 
@@ -183,7 +183,7 @@ class StaffDesk:
                 channel=conversation.channel,
                 client=redact(conversation.client),
                 transcript=[_line(row, by_id, self._policies.change_intents) for row in lines],
-                requests=[await _entry(session, r, self._policies.change_intents) for r in rows],
+                requests=[await self._entry(session, r) for r in rows],
                 change_intents=self._policies.change_intents,
             )
 
@@ -220,50 +220,48 @@ class StaffDesk:
     async def close(self, staff: str, conversation_id: str) -> Status:
         return (await self._do(CloseConversation(staff, conversation_id))).status
 
+    async def _entry(self, session: AsyncSession, request: ChangeRequest) -> QueueEntry:
+        """The row as staff see it, held against the chain: a row that differs is shown so, with
+        nothing to act on."""
+        chained = await records_of(session, request.ticket)
+        tampered = disagreement(request, chained)
+        own = [r for r in chained if r.seq == request.record_seq]
+        record = {**json.loads(own[0].body), "hash": own[0].hash} if own else None
+        scope = scope_of(request)
+        hold_until = (record or {}).get("hold_until")
+        return QueueEntry(
+            ticket=request.ticket,
+            conversation=request.conversation_id,
+            channel=request.channel,
+            intent=request.intent,
+            intents=scope.intents,
+            status=request.status,
+            verification=request.verification,
+            stage_required=request.stage_required,
+            service=redact(request.service) if request.service else None,
+            services=tuple(redact(name) for name in scope.services),
+            destinations=scope.destinations,
+            login=request.login,
+            request_text=request.request_text,
+            requested_by_staff=request.requested_by_staff,
+            created_at=request.created_at,
+            hold_until=hold_until,
+            on_hold=isinstance(hold_until, str)
+            and datetime.fromisoformat(hold_until) > self._clock.now(),
+            record=record,
+            actionable=(
+                request.status == RequestStatus.FORWARDED
+                and verified_for_action(request, self._policies.change_intents)
+                and tampered is None
+            ),
+            tampered=tampered,
+        )
+
     async def _do(self, command: Command) -> Outcome:
         outcome = await self._pipeline.handle(command)
         if outcome.error:
             raise DeskError(outcome.error)
         return outcome
-
-
-async def _entry(
-    session: AsyncSession, request: ChangeRequest, change_intents: tuple[str, ...]
-) -> QueueEntry:
-    """The row as staff see it, held against the chain: a row that differs is shown so, with
-    nothing to act on."""
-    chained = await records_of(session, request.ticket)
-    tampered = disagreement(request, chained)
-    record = next(
-        ({**json.loads(r.body), "hash": r.hash} for r in chained if r.seq == request.record_seq),
-        None,
-    )
-    scope = scope_of(request)
-    return QueueEntry(
-        ticket=request.ticket,
-        conversation=request.conversation_id,
-        channel=request.channel,
-        intent=request.intent,
-        intents=scope.intents,
-        status=request.status,
-        verification=request.verification,
-        stage_required=request.stage_required,
-        service=redact(request.service) if request.service else None,
-        services=tuple(redact(name) for name in scope.services),
-        destinations=scope.destinations,
-        login=request.login,
-        request_text=request.request_text,
-        requested_by_staff=request.requested_by_staff,
-        created_at=request.created_at,
-        hold_until=(record or {}).get("hold_until"),
-        record=record,
-        actionable=(
-            request.status == RequestStatus.FORWARDED
-            and verified_for_action(request, change_intents)
-            and tampered is None
-        ),
-        tampered=tampered,
-    )
 
 
 def _line(

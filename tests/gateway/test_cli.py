@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,12 +256,52 @@ def test_audit_verify_reads_a_witness_and_catches_a_rollback(
 
     asyncio.run(grow_and_roll_back())
     capsys.readouterr()
-    assert run(config, "audit", "verify") == 1  # the request rows are gone: nothing agrees
-    assert "its request is missing" in capsys.readouterr().err
+    # Even alone, the signed marker of the last head sent names the record that went.
+    assert run(config, "audit", "verify") == 1
+    assert "chain_checkpoint 2 (the last head sent): witness: record 3" in capsys.readouterr().err
     assert run(config, "audit", "verify", "--witness", str(witness)) == 1
     assert "record 3 was witnessed but is missing" in capsys.readouterr().err
     assert run(config, "audit", "verify", "--witness", str(config.parent / "nope")) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda line: "", "no chain-head token"),
+        (lambda line: "nothing to see here\n", "no chain-head token"),
+        (lambda line: line.replace(" key=", "A key="), "1 damaged chain-head lines"),
+        (lambda line: line.upper().replace("CHAIN-HEAD SEQ", "chain-head seq"), "1 damaged"),
+        (lambda line: line.replace("mac=", "mac=zz"), "1 damaged chain-head lines"),
+        (lambda line: line + line.split(" mac=")[0] + "\n", "1 damaged chain-head lines"),
+    ],
+)
+def test_a_witness_file_that_proves_nothing_fails(
+    config: Path, capsys, damage: Any, said: str
+) -> None:
+    """A witness damaged in the copy (or on purpose) must fail the check, never drop out of it:
+    an empty file, one with no token, a token with upper-case hex, a bad MAC, a cut line."""
+    from gateway.config import load_settings, replace
+    from gateway.core import open_core
+    from gateway.housekeeping import publish_head
+
+    upgrade(config, capsys)
+    witness = config.parent / "witness.log"
+    settings = load_settings(config, {})
+
+    async def one_head() -> None:
+        async with open_core(settings) as core:
+            async with core.sessions.begin() as session:
+                await core.chain.append(session, "verification", "T-WITNES", {"n": 1})
+            audit = replace(settings, audit={"witness": f"file:{witness}"}).audit
+            assert await publish_head(core, audit)
+
+    asyncio.run(one_head())
+    damaged = config.parent / "damaged.log"
+    damaged.write_text(damage(witness.read_text()))
+    capsys.readouterr()
+    assert run(config, "audit", "verify", "--witness", str(damaged)) == 1
+    assert said in capsys.readouterr().err
 
 
 def test_the_console_script_and_module_entry_points(config: Path) -> None:

@@ -246,13 +246,13 @@ async def test_the_export_still_checks_and_says_the_content_was_purged(
     history = await make_history(core, clock)
     ticket = history.finished_ticket
     async with core.sessions() as session:
-        kept = await export_ticket(session, ticket)
+        kept = await export_ticket(session, core.keys, ticket)
     assert kept["content_purged"] is False
     assert kept["request"]["request_text"] == TRANSFER
 
     await purge_expired(core.engine, clock, DEFAULTS)
     async with core.sessions() as session:
-        bundle = await export_ticket(session, ticket)
+        bundle = await export_ticket(session, core.keys, ticket)
     assert bundle["content_purged"] is True
     assert bundle["request"]["request_text"] is None
     assert bundle["request"]["action_text"] is None

@@ -5,6 +5,7 @@ Anna holds anna.example; her DNS change is verified, then closed; Jan's transfer
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -71,7 +72,12 @@ async def three(core: Core, clients: dict[str, int], clock: MovableClock) -> dic
         ("held", {"verification": "verified"}, "with no chained record"),
         ("verified", {"request_text": "Please transfer example.pl"}, "request_text differs"),
         ("verified", {"intent": "domain_transfer"}, "intent is"),
-        ("verified", {"intents": '["domain_transfer"]'}, "intent is"),
+        ("verified", {"intents": '["domain_transfer"]'}, "intents is"),
+        ("verified", {"method": "panel_code"}, "method is"),
+        ("verified", {"sender_authentication": "pass"}, "sender_authentication is"),
+        ("verified", {"requested_by_staff": "mallory"}, "requested_by_staff is"),
+        ("verified", {"verified_at": datetime(2020, 1, 1, tzinfo=UTC)}, "verified_at is"),
+        ("verified", {"duties": '{"cooling_off_seconds": 0}'}, "duties is"),
         ("verified", {"login": "jan.kowalski"}, "login is"),
         ("verified", {"service": "example.pl"}, "service is"),
         ("verified", {"services": '["example.pl"]'}, "services is"),
@@ -93,6 +99,21 @@ async def test_an_edited_row_is_named_by_id_and_field(
     found = await problem(core)
     assert found is not None and found.startswith(f"change_requests {request.id} ")
     assert named in found
+
+
+async def test_a_verified_request_moved_into_another_conversation_cannot_be_acted_on(
+    core: Core, three: dict[str, Any]
+) -> None:
+    """The attack: the verified request's row is moved into the attacker's own conversation,
+    where staff would act on it as the attacker's: the gate refuses, naming the field."""
+    verified, held = three["verified"], three["held"]
+    await edit(core, verified, conversation_id=held.conversation_id)
+    desk = StaffDesk.of(core)
+    with pytest.raises(DeskError, match="does not match the chain"):
+        await desk.record_action("alice", verified.ticket, "done")
+    view = await desk.conversation(held.conversation_id)
+    (entry,) = [entry for entry in view.requests if entry.ticket == verified.ticket]
+    assert not entry.actionable and entry.tampered and "conversation_id" in entry.tampered
 
 
 async def test_a_row_pointed_at_another_requests_record_is_named(
@@ -137,7 +158,7 @@ async def test_a_rewritten_text_is_refused_and_exported_with_its_verdict(
     with pytest.raises(DeskError, match="does not match the chain"):
         await StaffDesk.of(core).record_action("alice", verified.ticket, "did it")
     async with core.sessions() as session:
-        bundle = await export_ticket(session, verified.ticket)
+        bundle = await export_ticket(session, core.keys, verified.ticket)
         row = await session.get(AuditRecord, verified.record_seq)
     assert row is not None
     assert bundle["chain_verdict"]["request"].startswith("request_text differs")

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from gateway.audit.chain import ChainCheckpoint, verify_chain
-from gateway.audit.witness import heads_in, witness_problem
+from gateway.audit.export import export_ticket
+from gateway.audit.witness import WITNESSED_ID, heads_in, marker_problem, witness_problem
 from gateway.codes.totp import totp_for
 from gateway.config import replace
 from gateway.core import Core
@@ -83,6 +84,82 @@ async def test_a_rewritten_tail_differs_from_the_witnessed_head(core: Core, tmp_
     await append(core, 1, first=7)  # record 3 again, with other content: a different hash
     found = await problem(core, witness)
     assert found is not None and "record 3 differs from the one witnessed" in found
+
+
+async def test_a_head_rewritten_at_a_witnessed_number_is_witnessed_again(
+    core: Core, tmp_path: Path
+) -> None:
+    """The writer compares hashes, not only numbers: a tail rewritten to the same length is
+    sent to the witness too, so the witness holds both heads and the check sees the fork."""
+    witness = tmp_path / "witness.log"
+    witnessing = replace(core.settings, audit={"witness": f"file:{witness}"})
+    await append(core, 2)
+    old = await saved_checkpoint(core)
+    await append(core, 1)
+    assert await publish_head(core, witnessing.audit)
+    await roll_back_to(core, old)
+    await append(core, 1, first=7)
+    assert await publish_head(core, witnessing.audit)
+    assert len(heads_in(witness.read_text())) == 2
+    assert "record 3 differs from the one witnessed" in str(await problem(core, witness))
+
+
+async def edit_marker(core: Core, **values: object) -> None:
+    async with core.sessions.begin() as session:
+        marker = await session.get(ChainCheckpoint, WITNESSED_ID)
+        assert marker is not None
+        for name, value in values.items():
+            setattr(marker, name, value)
+
+
+async def test_an_edited_marker_neither_stops_the_witness_nor_vouches_for_a_rollback(
+    core: Core, tmp_path: Path, clients: dict[str, int], clock: MovableClock
+) -> None:
+    """The attack (helper-9): the marker of the last head sent is set to seq 999, which used to
+    stop the writer for good, so a later rollback passed `audit verify --witness`, and the
+    export claimed every record witnessed. The marker is signed: edited, it is ignored."""
+    witness = tmp_path / "witness.log"
+    witnessing = replace(core.settings, audit={"witness": f"file:{witness}"})
+    chat = await MemoryChat(core.pipeline, language="en").open()
+    await chat.say("Please add a TXT record to anna.example")
+    clock.advance(seconds=30)
+    assert (await chat.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified
+    assert await publish_head(core, witnessing.audit)
+    await edit_marker(core, seq=999)
+    async with core.sessions() as session:
+        assert "not signed by a known key" in str(await marker_problem(session, core.keys))
+        ticket = (await session.scalars(select(AuditRecord.ticket))).first()
+        assert ticket is not None
+        bundle = await export_ticket(session, core.keys, ticket)
+    assert bundle["last_witnessed_head"] is None
+    assert bundle["verification_record"]["witnessed_in_head"] is None
+    await append(core, 1, first=3)
+    assert await publish_head(core, witnessing.audit)  # not stopped: sent again, then current
+    assert await publish_head(core, witnessing.audit) is False
+    async with core.sessions() as session:
+        assert await marker_problem(session, core.keys) is None
+        bundle = await export_ticket(session, core.keys, ticket)
+    assert bundle["last_witnessed_head"]["record_id"] == 2
+    assert bundle["verification_record"]["witnessed_in_head"] == 2
+    assert bundle["chain_verdict"]["records"] == ["ok"]
+
+
+async def test_the_export_says_when_the_chain_around_its_records_is_broken(
+    core: Core, clients: dict[str, int], clock: MovableClock
+) -> None:
+    chat = await MemoryChat(core.pipeline, language="en").open()
+    await chat.say("Please add a TXT record to anna.example")
+    clock.advance(seconds=30)
+    assert (await chat.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified
+    await append(core, 1, first=3)
+    async with core.sessions.begin() as session:
+        ticket = (await session.scalars(select(AuditRecord.ticket))).first()
+        await session.execute(delete(AuditRecord).where(AuditRecord.seq == 2))
+    async with core.sessions() as session:
+        assert ticket is not None
+        bundle = await export_ticket(session, core.keys, ticket)
+    (verdict,) = bundle["chain_verdict"]["records"]
+    assert "rolled back" in verdict
 
 
 async def test_a_forged_witness_line_is_refused(core: Core, tmp_path: Path) -> None:

@@ -272,7 +272,7 @@ async def test_the_evidence_page_is_the_export_with_the_chains_verdict(
         assert response.status == 200
         bundle = await response.json()
     async with gateway.core.sessions() as session:
-        assert bundle == json_roundtrip(await export_ticket(session, ticket))
+        assert bundle == json_roundtrip(await export_ticket(session, gateway.core.keys, ticket))
         record = await session.scalar(select(AuditRecord).where(AuditRecord.ticket == ticket))
     assert record is not None and record.hash in html
     async with gateway.core.sessions.begin() as session:
@@ -288,3 +288,23 @@ def json_roundtrip(value: object) -> object:
     import json
 
     return json.loads(json.dumps(value))
+
+
+async def test_a_cooling_off_hold_shows_no_form_until_it_ends(
+    staff: StaffHttp, visitor: ChatClient, clock: MovableClock, staff_secret: str
+) -> None:
+    """A deletion's day of hold: the console says until when, and offers no form to record an
+    action (which the gate would refuse) until the hold has run out."""
+    ticket = await held_request(visitor)
+    code = totp_for(JAN_SECRET).at(clock.now())
+    assert await visitor.credentials("jan.kowalski", code) == {"ok": True}
+    await visitor.wait_for(lambda: visitor.status["stage"] == "verified")
+    page = conversation_page(visitor)
+    html = await staff.page(page)
+    assert "nothing can be recorded before then" in html
+    assert f"/requests/{ticket}/action" not in html
+    clock.advance(hours=25)
+    await staff.login(STAFF_USER, STAFF_PASSWORD, fresh_code(staff_secret, clock))  # a new day
+    html = await staff.page(page)
+    assert "nothing can be recorded before then" not in html
+    assert f"/requests/{ticket}/action" in html
