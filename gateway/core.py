@@ -70,7 +70,7 @@ async def open_core(
     engine = create_engine(settings.database.url)
     sessions = session_factory(engine)
     metrics = Metrics()
-    outbox = Outbox(clock)
+    outbox = Outbox(clock, keys)
     chain = AuditChain(keys, clock)
     notices = AccountNotices(settings.outbound.sender, outbox, clock)
     verifier = CodeVerifier(keys.all_secrets, clock, notices)
@@ -78,7 +78,16 @@ async def open_core(
     replies = Replies()
     voice = Voice(replies, clock)
     client_mail = ClientMail(settings.outbound.sender, outbox, replies, clock)
-    holds = Holds(verifier, forwarder, notices, voice, keys.identifier, clock, metrics)
+    holds = Holds(
+        verifier,
+        forwarder,
+        notices,
+        voice,
+        keys.identifier,
+        clock,
+        metrics,
+        settings.requests.hold_hours,
+    )
     steps = Steps(holds, voice, policies, chain, client_mail, clock)
     writer = TranscriptWriter(engine, clock)
     # SQLite: one turn at a time, in line with every other writer of this process;

@@ -56,14 +56,23 @@ _PHONE_RE = re.compile(
     re.IGNORECASE,
 )
 # Spellings that hide an address from a reader's eye but not from a mail client or a person.
-_AT_WORD = re.compile(r"(?<!\s)\s*[(\[{<]\s*(?:at|ma[lł]pa)\s*[)\]}>]\s*", re.IGNORECASE)
-_DOT_WORD = re.compile(r"(?<!\s)\s*[(\[{<]\s*(?:dot|kropka)\s*[)\]}>]\s*", re.IGNORECASE)
+_AT_WORD = re.compile(r"(?<!\s)\s*[(\[{<]\s*(?:at|ma[lł]pa|@)\s*[)\]}>]\s*|%40", re.IGNORECASE)
+_DOT_WORD = re.compile(r"(?<!\s)\s*[(\[{<]\s*(?:dot|kropka|\.)\s*[)\]}>]\s*", re.IGNORECASE)
+# An address broken over two lines at its "@" or a dot ("evil@attacker.\nexample"), as a mail
+# client's wrapping or a sender's hand leaves it: a reader joins it.
+_BROKEN_AT = re.compile(
+    r"(?<=[\w.@])[ \t]*\r?\n[ \t]*(?=[.@]\w)|(?<=\w[.@])[ \t]*\r?\n[ \t]*(?=\w)"
+)
+# A handle on a messenger or a social network ("Telegram @evilhacker"): somewhere to send to.
+_HANDLE_RE = re.compile(r"(?<![\w.@+-])@(?P<name>[A-Za-z_][\w]{2,31})(?![\w@-]|\.\w)")
+HANDLE_PREFIX = "handle:@"
 _DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\ufe52": "."})
 ACCOUNT_PREFIX = "account:…"
 REGISTRAR_PREFIX = "registrar:"
 PHONE_PREFIX = "phone:…"
 URL_PREFIX = "url:"
-_IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
+_IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3} ?\. ?){3}\d{1,3}(?! ?\.? ?\d)")
+_HEX_IPV4_RE = re.compile(r"(?<![\w.])0x[0-9A-Fa-f]{8}(?![\w.])")
 _IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 
@@ -73,6 +82,8 @@ def _addresses(text: str) -> list[str]:
         octets = [int(octet) for octet in match.group().split(".")]  # "192.000.002.066" too
         if all(octet <= 255 for octet in octets):
             found.append(".".join(map(str, octets)))
+    for match in _HEX_IPV4_RE.finditer(text):  # "0x01020304", which ping and browsers take
+        found.append(str(ipaddress.IPv4Address(int(match.group(), 16))))
     for match in _IPV6_RE.finditer(text):
         try:
             found.append(str(ipaddress.ip_address(match.group())))
@@ -83,9 +94,10 @@ def _addresses(text: str) -> list[str]:
 
 def _plain(text: str) -> str:
     """The text as a reader takes it in: invisible characters gone, compatibility forms
-    ("＠", "１９２", "﹫") folded, "(at)"/"(dot)" and ideographic full stops read as written."""
+    ("＠", "１９２", "﹫") folded, "(at)", "%40", "(dot)", "[.]" and ideographic full stops read
+    as written, an address broken over two lines joined."""
     text = unicodedata.normalize("NFKC", without_invisible(text)).translate(_DOTS)
-    return _DOT_WORD.sub(".", _AT_WORD.sub("@", text))
+    return _BROKEN_AT.sub("", _DOT_WORD.sub(".", _AT_WORD.sub("@", text)))
 
 
 def find_destinations(text: str) -> tuple[str, ...]:
@@ -107,4 +119,5 @@ def find_destinations(text: str) -> tuple[str, ...]:
         if match["name"].lower() not in _REGISTRAR_NAMES
     ]
     found += [ACCOUNT_PREFIX + match[1] for match in _ACCOUNT_RE.finditer(text)]
+    found += [HANDLE_PREFIX + match["name"].lower() for match in _HANDLE_RE.finditer(text)]
     return tuple(dict.fromkeys(redact(found) for found in found))[:MAX_DESTINATIONS]

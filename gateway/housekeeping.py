@@ -16,13 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.chain import signed_head
 from gateway.audit.witness import (
+    WITNESS_TICKET,
     WITNESSED_ID,
     append_to_file,
-    current_head,
     genuine,
     head_of,
+    mark_witnessed,
     marker_head,
     webhook_body,
 )
@@ -30,7 +33,7 @@ from gateway.config import AuditSettings, StaffSettings
 from gateway.core import Core
 from gateway.outbox.messages import plain_message
 from gateway.pipeline.model import EXPIRY_ACTOR, ExpireHolds, RequestStatus
-from gateway.storage.models import ChainCheckpoint, ChangeRequest
+from gateway.storage.models import ChainCheckpoint, ChangeRequest, OutboxItem
 from gateway.timefmt import iso
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,7 @@ async def publish_head(
         return False
     staff = staff or core.settings.staff
     async with core.sessions.begin() as session:
-        head = await current_head(session)
+        head = await signed_head(session, core.keys)
         marker = await session.get(ChainCheckpoint, WITNESSED_ID, with_for_update=True)
         last = marker_head(marker)
         if head is None:
@@ -100,17 +103,10 @@ async def publish_head(
         elif last is not None and (last.seq, last.hash) == head:
             return False
         signed = head_of(core.keys, *head)
-        if marker is None:
-            marker = ChainCheckpoint(id=WITNESSED_ID)
-            session.add(marker)
-        marker.seq, marker.hash, marker.key_id, marker.mac = (
-            signed.seq,
-            signed.hash,
-            signed.key,
-            signed.mac,
-        )
         now = core.clock.now()
         kind, _, target = audit.witness.partition(":")
+        if kind in ("mailbox", "webhook") and await _head_on_its_way(session):
+            return False  # the marker moves when the outbox delivers it (mark_witnessed)
         if kind == "mailbox":
             message = plain_message(
                 sender=core.settings.outbound.sender,
@@ -122,12 +118,29 @@ async def publish_head(
                 headers={"X-Gateway-Chain-Head": signed.token},
             )
             core.outbox.add_mail(
-                session, message, [staff.mailbox], envelope_sender=core.settings.outbound.sender
+                session,
+                message,
+                [staff.mailbox],
+                envelope_sender=core.settings.outbound.sender,
+                ticket=WITNESS_TICKET,
             )
         elif kind == "webhook":
-            core.outbox.add_webhook(session, staff.webhook_url, webhook_body(signed, iso(now)))
+            body = webhook_body(signed, iso(now))
+            core.outbox.add_webhook(session, staff.webhook_url, body, ticket=WITNESS_TICKET)
         else:
             # Written before the commit: a line for a head whose marker then fails to commit
             # is only written again next time, which the check reads as the same head.
             append_to_file(Path(target), signed, iso(now))
+            await mark_witnessed(session, core.keys, signed)
     return True
+
+
+async def _head_on_its_way(session: AsyncSession) -> bool:
+    """A head handed to the outbox and not yet delivered: one at a time, and "witnessed" only
+    once it has left (a head queued in the database is not outside it)."""
+    waiting = await session.scalar(
+        select(OutboxItem.id)
+        .where(OutboxItem.ticket == WITNESS_TICKET, OutboxItem.delivered_at.is_(None))
+        .limit(1)
+    )
+    return waiting is not None

@@ -63,7 +63,9 @@ SEPARATORS = (
 )
 _SEP = f"[{re.escape(SEPARATORS)}]"
 _H = "[ \t\u00a0]"
-_RUN = rf"\d+(?:{_SEP}\d+)*"
+# One separator, or a dash, slash or dot with a space either side ("12345 - 6785").
+_GAP = rf"(?:{_H}[-/.\u2010\u2011]{_H}|{_SEP})"
+_RUN = rf"\d+(?:{_GAP}\d+)*"
 # A word starts after anything but a letter; a digit counts as a boundary so that masking a number
 # ("123456nip…" becoming "[number]nip…") never turns a word into a label on a second pass.
 WORD_START = r"(?<![^\W\d])"
@@ -75,7 +77,7 @@ _RUN_RE = re.compile(
     rf"{WORD_START}(?P<label>pesel|nip|regon){_H}*(?:[:=\-]{_H}*)?(?:(?:to|is|jest){_H}+)?"
     rf"(?:{WORD_START}(?<!\.)(?P<label_pl>pl))?(?P<label_digits>{_RUN})"
     rf"|{WORD_START}(?<!\.)(?P<pl>pl)(?P<pl_digits>{_RUN})"
-    rf"|(?=(?:\d{_SEP}?){{5}}\d)(?P<digits>{_RUN}))",
+    rf"|(?=(?:\d{_GAP}?){{5}}\d)(?P<digits>{_RUN}))",
     re.IGNORECASE,
 )
 _GROUP_RE = re.compile(r"\d+")

@@ -57,7 +57,11 @@ _SHOWN_DIGITS = {
 }
 # A code spelled out in words, English or Polish: six digits or more in a row.
 _DIGIT_WORD = (
-    r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh"
+    r"(?:(?:twen|thir|for|fif|six|seven|eigh|nine)ty|(?:thir|four|fif|six|seven|eigh|nine)teen"
+    r"|ten|eleven|twelve|zero|one|two|three|four|five|six|seven|eight|nine|oh"
+    r"|(?:jede|dwa|trzy|czter|pięt|piet|szes|siedem|osiem|dziewięt|dziewiet)na[sś]cie"
+    r"|dziesi[eę][cć]|dwadzie[sś]cia|trzydzie[sś]ci|czterdzie[sś]ci"
+    r"|(?:pi[eę][cć]|sze[sś][cć]|siedem|osiem|dziewi[eę][cć])dziesi[aą]t"
     r"|jeden|jedna|dwa|dwie|trzy|cztery|pi[eę][cć]|sze[sś][cć]|siedem|osiem|dziewi[eę][cć])"
 )
 _SPELLED_CODE = re.compile(
@@ -67,6 +71,16 @@ _SPELLED_CODE = re.compile(
 # While a code is expected, every group of two digits or more is masked: a code may come in
 # pieces over several lines ("1933", then "1963") or framed by anything ("48 | 21 | 35 | 70").
 _ANY_DIGITS = re.compile(r"(?P<ticket>(?<![\w-])T-[A-Z0-9]{6}(?![\w-]))|\d{2,}")
+
+
+# Letters that pass for digits inside a number ("44O514O1359", "4405l401359"): read as the
+# digits they imitate, so the number is masked as what it is.
+_LOOK_ALIKE_DIGIT = re.compile(r"(?<=\d)[OoОоlI|](?=\d)")
+_AS_DIGIT = {"O": "0", "o": "0", "О": "0", "о": "0", "l": "1", "I": "1", "|": "1"}
+
+
+def _as_digit(match: re.Match[str]) -> str:
+    return _AS_DIGIT[match.group()]
 
 
 def _mask_code(match: re.Match[str]) -> str:
@@ -107,6 +121,7 @@ def redact(text: str, *, expecting_code: bool = False) -> str:
     asked for a code, so no piece of one may stand (see _ANY_DIGITS)."""
     if not text.isascii():
         text = without_invisible(text).translate(_SHOWN_DIGITS)
+    text = _LOOK_ALIKE_DIGIT.sub(_as_digit, text)
     masked = _mask_split_codes(_mask_numbers(_CODE_RE.sub(_mask_code, text)))
     masked = _SPELLED_CODE.sub(CODE_PLACEHOLDER, masked)
     return _ANY_DIGITS.sub(_mask_piece, masked) if expecting_code else masked

@@ -356,7 +356,7 @@ def leaves(message: Message, defects: list[str] | None = None) -> Iterator[Leaf]
         if part.is_multipart():
             continue
         content_type = _content_type(part)
-        filename = _filename(part)
+        filename = part_filename(part)
         attachment = _is_attachment(part) or bool(filename)
         if not content_type.startswith("text/") or remaining <= 0:
             yield Leaf(part, "unread", content_type, filename, attachment)
@@ -443,7 +443,7 @@ def _content_type(part: Message) -> str:
         return "application/octet-stream"
 
 
-def _filename(part: Message) -> str:
+def part_filename(part: Message) -> str:
     """The attachment's name as a mail client shows it: RFC 2231 or RFC 2047 decoded."""
     try:
         name = part.get_filename() or part.get_param("name") or ""

@@ -4,9 +4,10 @@ Staff never see a code, not even one already spent (it may still be a TOTP step'
 and it teaches nobody anything to see one). The untouched original stays in the database for
 the audit export; the copy attached to the staff mail walks the same parts, with the same
 reading budget, as `mail.parse` did when it classified the mail: every text part and the
-subject passed through `gateway.redaction`, a part cut where reading stopped, and a part the
-gateway could not read at all (an image, a PDF) withheld unless the request was verified, so
-that nothing staff read of an unverified mail went unclassified. A header says what was done.
+subject passed through `gateway.redaction`, a part cut where reading stopped, and every part
+the gateway did not read (an image, a PDF, a part nested too deep, a multipart's preamble)
+withheld, verified or not: nothing staff read went unclassified, and a change hidden where
+the gateway does not look cannot ride on a verification. A header says what was done.
 A part left as it was is byte for byte what the client sent.
 """
 
@@ -18,7 +19,7 @@ from email.message import Message
 
 from gateway.redaction import redact
 from mail.html_text import html_to_text
-from mail.parse import Leaf, leaves, read_tree
+from mail.parse import MAX_PARTS, Leaf, leaves, part_filename, read_tree
 
 MASKED_HEADER = "X-Gateway-Masked"
 # Every header is masked as read (X-Mailer, Organization, Message-ID, User-Agent… are the
@@ -27,27 +28,56 @@ MASKED_HEADER = "X-Gateway-Masked"
 STRUCTURAL_HEADERS = frozenset({"mime-version", "content-transfer-encoding"})
 READABLE_UTF8 = Charset("utf-8")
 READABLE_UTF8.body_encoding = QP  # still readable in a mail's source, unlike base64
+EVERY_PART_LIMIT = 10 * MAX_PARTS
 
 
-def masked_original(raw: bytes, *, verified: bool = False) -> Message:
-    """The copy for staff; `verified`: the request this mail made was verified by the client,
-    so parts the gateway cannot read are passed on as they came."""
+class CopyRefused(ValueError):
+    """The mail has more parts than the gateway walks: no copy is safer than part of one."""
+
+
+def masked_original(raw: bytes) -> Message:
+    """The copy for staff: every part the gateway read, masked; every other part (an image, a
+    PDF, a part nested deeper than the reader goes) replaced by a line naming it, verified or
+    not: staff read only what was classified, and a verification covers only what it read."""
     # compat32 parses leniently and writes header lines back as they came.
     message, _ = read_tree(raw)
     changed = False
+    read: set[int] = set()
     for leaf in leaves(message):
         if leaf.kind == "text":
             changed |= _mask_part(leaf)
-        elif not verified:
-            _withhold(leaf)
+            read.add(id(leaf.part))
+    for part in _every_part(message):
+        if part.is_multipart():
+            # What sits outside a multipart's parts no mail client shows, and nobody read.
+            if part.preamble or part.epilogue:
+                part.preamble = part.epilogue = None
+                changed = True
+        elif id(part) not in read:
+            _withhold(part)
             changed = True
-    for part in message.walk():
         changed |= _mask_headers(part)
     if changed:
         message[MASKED_HEADER] = (
             "codes and identifiers masked for staff, unread parts withheld; the original is kept"
         )
     return message
+
+
+def _every_part(message: Message) -> list[Message]:
+    """Every part however deep, without recursion; a mail with more parts than the parser
+    would ever read is refused whole (the staff mail then says the copy was withheld)."""
+    found: list[Message] = []
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        found.append(part)
+        if len(found) > EVERY_PART_LIMIT:
+            raise CopyRefused(f"more than {EVERY_PART_LIMIT} parts")
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend(child for child in reversed(payload) if isinstance(child, Message))
+    return found
 
 
 def _mask_headers(part: Message) -> bool:
@@ -99,15 +129,16 @@ def _mask_part(leaf: Leaf) -> bool:
     return True
 
 
-def _withhold(leaf: Leaf) -> None:
-    """Replace a part the gateway could not read by a line naming it."""
-    part = leaf.part
-    size = len(part.get_payload() or "") if isinstance(part.get_payload(), str) else 0
-    name = f' "{redact(leaf.filename)}"' if leaf.filename else ""
+def _withhold(part: Message) -> None:
+    """Replace a part the gateway did not read by a line naming it."""
+    payload = part.get_payload()
+    size = len(payload) if isinstance(payload, str) else 0
+    filename = part_filename(part)
+    name = f' "{redact(filename)}"' if filename else ""
     note = (
-        f"[withheld from staff: {leaf.content_type}{name}, about {size} bytes encoded. The "
-        "gateway cannot read it, so it is not shown for an unverified request; the original "
-        "is kept for the audit export.]\n"
+        f"[withheld from staff: {part.get_content_type()}{name}, about {size} bytes encoded. "
+        "The gateway did not read it, so it is not shown; the original is kept for the audit "
+        "export.]\n"
     )
     for header in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
         del part[header]

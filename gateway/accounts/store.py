@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.accounts.mentions import store_keys
 from gateway.accounts.records import AccountRecord
 from gateway.clock import Clock
 from gateway.codes.totp import new_secret
@@ -52,6 +53,7 @@ async def upsert_accounts(
         session.add_all(
             AccountService(account_id=account.id, name=name) for name in record.services
         )
+        await store_keys(session, account.id, record.login, record.name, record.services)
     await session.flush()
     return accounts
 

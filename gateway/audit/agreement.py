@@ -11,7 +11,7 @@ or a held one the chain says was forwarded, is a disagreement too.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.chain import sha256_hex
 from gateway.audit.records import ACTION, EXPIRY, VERIFICATION
-from gateway.pipeline.model import RequestStatus, Verification
+from gateway.pipeline.model import Author, RequestStatus, Verification
 from gateway.redaction import redact
-from gateway.retention import is_purged
-from gateway.storage.models import AuditRecord, ChangeRequest
+from gateway.retention import PENDING, is_purged
+from gateway.storage.models import AuditRecord, ChangeRequest, TranscriptMessage
 from gateway.timefmt import iso
 
 # The statuses a request reaches only through a chained record, and the verifications only a
@@ -41,9 +41,14 @@ _SHARED_FIELDS = (
 )
 
 
-def disagreement(request: ChangeRequest, records: Sequence[AuditRecord]) -> str | None:
+def disagreement(
+    request: ChangeRequest,
+    records: Sequence[AuditRecord],
+    lines: Sequence[TranscriptMessage] | None = None,
+) -> str | None:
     """The first field of the row the chain does not back, in words naming it; None if all
-    agree. `records`: the chain's records of the request's ticket, in order."""
+    agree. `records`: the chain's records of the request's ticket, in order; `lines`: the
+    transcript lines linked to the request or named by its record (None: not checked)."""
     verifications = [r for r in records if r.kind == VERIFICATION]
     actions = [r for r in records if r.kind == ACTION]
     expiries = [r for r in records if r.kind == EXPIRY]
@@ -62,7 +67,10 @@ def disagreement(request: ChangeRequest, records: Sequence[AuditRecord]) -> str 
     record = next((r for r in verifications if r.seq == request.record_seq), None)
     if record is None:
         return f"status is {request.status!r} with no chained verification record of its own"
-    problem = _differs(request, _body(record), record.seq)
+    body = _body(record)
+    problem = _differs(request, body, record.seq) or (
+        _lines_differ(request, body, lines, record.seq) if lines is not None else None
+    )
     if problem:
         return problem
     if request.status == RequestStatus.CLOSED:
@@ -104,9 +112,43 @@ def _differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -> str |
         return _field("services", services, chained_services, seq)
     if json.loads(request.destinations or "[]") != body.get("destinations", []):
         return _field("destinations", request.destinations, body.get("destinations"), seq)
-    if not _same_text(request.request_text, body.get("request_text_sha256")):
+    if "held_since" in body and iso(request.created_at) != body["held_since"]:
+        return _field("created_at", iso(request.created_at), body["held_since"], seq)
+    if not _same_text(request.request_text, body.get("request_text_sha256"), _final(request)):
         return f"request_text differs from the digest record {seq} chained"
     return None
+
+
+def _lines_differ(
+    request: ChangeRequest, body: Mapping[str, Any], lines: Sequence[TranscriptMessage], seq: int
+) -> str | None:
+    """The lines linked to the request are those the record names, each still in its
+    conversation, the client's, with the text whose digest was chained."""
+    chained = body.get("lines")
+    if not isinstance(chained, list):
+        return None
+    linked = sorted(row.id for row in lines if row.request_id == request.id)
+    if linked != sorted(chained):
+        return f"transcript lines {linked} are linked to it, record {seq} chained {chained}"
+    digests = body.get("line_sha256")
+    if not isinstance(digests, list):
+        return None  # a record from before lines were chained by digest
+    by_id = {row.id: row for row in lines}
+    for line_id, digest in zip(chained, digests, strict=False):
+        row = by_id.get(line_id)
+        if row is None:
+            return f"transcript line {line_id}, chained by record {seq}, is missing"
+        if row.conversation_id != request.conversation_id or row.author != Author.CLIENT.value:
+            return f"transcript line {line_id} was moved or given another author"
+        if not _same_text(row.text, digest, _final(request)):
+            return f"transcript line {line_id} differs from the digest record {seq} chained"
+    return None
+
+
+def _final(request: ChangeRequest) -> bool:
+    """Retention blanks texts only of requests nothing can happen to any more: an empty text
+    on a held or forwarded one is an edit, not a purge."""
+    return request.status not in PENDING
 
 
 def _action_differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -> str | None:
@@ -114,7 +156,9 @@ def _action_differs(request: ChangeRequest, body: Mapping[str, Any], seq: int) -
         return f"record {seq} acted on record {body.get('request_record_id')}, not this request's"
     if request.closed_by != body.get("staff"):
         return _field("closed_by", request.closed_by, body.get("staff"), seq)
-    if not _same_text(request.action_text, body.get("action_text_sha256")):
+    if "recorded_at" in body and iso(request.closed_at) != body["recorded_at"]:
+        return _field("closed_at", iso(request.closed_at), body["recorded_at"], seq)
+    if not _same_text(request.action_text, body.get("action_text_sha256"), _final(request)):
         return f"action_text differs from the digest record {seq} chained"
     return None
 
@@ -126,9 +170,9 @@ def _same_name(mine: str | None, chained: Any) -> bool:
     return chained in (mine, redact(mine))
 
 
-def _same_text(mine: str | None, digest: Any) -> bool:
+def _same_text(mine: str | None, digest: Any, purgeable: bool) -> bool:
     """Purged text is gone by design; the chain keeps its digest for the export."""
-    return is_purged(mine) or sha256_hex(mine or "") == digest
+    return (purgeable and is_purged(mine)) or sha256_hex(mine or "") == digest
 
 
 def _field(name: str, mine: Any, chained: Any, seq: int) -> str:
@@ -158,8 +202,10 @@ async def first_disagreement(session: AsyncSession, batch: int = 500) -> str | N
         )
         for record in chained:
             records.setdefault(record.ticket, []).append(record)
+        every = [record for found in records.values() for record in found]
+        lines = await lines_for(session, rows, every)
         for row in rows:
-            problem = disagreement(row, records.get(row.ticket, []))
+            problem = disagreement(row, records.get(row.ticket, []), lines)
             if problem:
                 return f"change_requests {row.id} ({row.ticket}): {problem}"
         last_id = rows[-1].id
@@ -172,6 +218,30 @@ async def first_disagreement(session: AsyncSession, batch: int = 500) -> str | N
     if orphan is not None:
         return f"record {orphan.seq} ({orphan.ticket}): its request is missing from change_requests"
     return None
+
+
+async def lines_for(
+    session: AsyncSession, requests: Sequence[ChangeRequest], records: Iterable[AuditRecord]
+) -> list[TranscriptMessage]:
+    """The transcript lines linked to these requests or named by their records."""
+    named = {
+        line_id
+        for record in records
+        if record.kind == VERIFICATION
+        for line_id in _body(record).get("lines") or []
+        if isinstance(line_id, int)
+    }
+    ids = [request.id for request in requests]
+    query = select(TranscriptMessage).where(
+        TranscriptMessage.request_id.in_(ids) | TranscriptMessage.id.in_(named)
+    )
+    return list(await session.scalars(query))
+
+
+async def request_disagreement(session: AsyncSession, request: ChangeRequest) -> str | None:
+    """One request against the chain, its records and its transcript lines loaded."""
+    records = await records_of(session, request.ticket)
+    return disagreement(request, records, await lines_for(session, [request], records))
 
 
 async def records_of(session: AsyncSession, ticket: str) -> list[AuditRecord]:

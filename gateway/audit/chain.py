@@ -163,6 +163,12 @@ async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> 
         return ChainReport(count, "checkpoint: missing")
     if not _checkpoint_is_genuine(keys, checkpoint):
         return ChainReport(count, "checkpoint: not signed by a known key (edited?)")
+    if checkpoint.seq < count:
+        return ChainReport(
+            count,
+            f"record {checkpoint.seq + 1}: past the checkpoint (record {checkpoint.seq}): "
+            "appended outside the gateway",
+        )
     if checkpoint.seq != count or checkpoint.hash != expected_prev:
         return ChainReport(
             count,
@@ -170,6 +176,19 @@ async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> 
             f"{checkpoint.seq}, found {count})",
         )
     return ChainReport(count)
+
+
+async def signed_head(session: AsyncSession, keys: Keys) -> tuple[int, str] | None:
+    """The head the signed checkpoint names, if the database agrees with it: its record there
+    with that hash and nothing past it. What a witness may be sent; None for an empty chain or
+    one that was edited (a record appended outside the gateway is never witnessed)."""
+    checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
+    if checkpoint is None or checkpoint.seq == 0 or not _checkpoint_is_genuine(keys, checkpoint):
+        return None
+    newest = await session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+    if newest is None or newest.seq != checkpoint.seq or newest.hash != checkpoint.hash:
+        return None
+    return checkpoint.seq, checkpoint.hash
 
 
 async def record_verdicts(

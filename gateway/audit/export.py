@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit.agreement import disagreement
+from gateway.audit.agreement import disagreement, lines_for
 from gateway.audit.chain import CHECKPOINT_ID, CONTENT_FIELDS, record_verdicts, sha256_hex
 from gateway.audit.witness import last_witnessed
 from gateway.keys import Keys
@@ -49,7 +49,7 @@ async def export_ticket(session: AsyncSession, keys: Keys, ticket: str) -> dict[
     checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
     # Only a marker that is signed and whose record is still there vouches for anything.
     witnessed = await last_witnessed(session, keys)
-    verdict = disagreement(request, records)
+    verdict = disagreement(request, records, await lines_for(session, [request], records))
     links = [
         {
             "record_id": row.seq,

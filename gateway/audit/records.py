@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.audit.chain import sha256_hex
 from gateway.redaction import redact
 from gateway.storage.models import ChangeRequest, Conversation
 from gateway.timefmt import iso
@@ -36,7 +37,7 @@ def verification_record(
     request: ChangeRequest,
     conversation: Conversation,
     duties: Duties,
-    lines: list[int],
+    lines: list[tuple[int, str]],
     now: datetime,
 ) -> dict[str, Any]:
     """Contract section 10's fields, the request's scope, and the duties staff must honour."""
@@ -54,7 +55,11 @@ def verification_record(
         "client": redact(conversation.client) if conversation.client else None,
         "sender_authentication": request.sender_authentication,
         "request_text": request.request_text,
-        "lines": lines,
+        # The transcript lines it is made of, and their digests: the console marks as covered
+        # only these, and only while their text is what was verified.
+        "lines": [line_id for line_id, _ in lines],
+        "line_sha256": [sha256_hex(text) for _, text in lines],
+        "held_since": iso(request.created_at),
         "requested_by_staff": request.requested_by_staff,
         "conversation": conversation.id,
         "recorded_at": iso(now),

@@ -17,9 +17,10 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.policy import compat32
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import Keys, key_id
@@ -33,6 +34,8 @@ TOKEN_RE = re.compile(
 # node sends the same head twice. It is signed like a token and checked like one: an edited
 # marker neither stops the writer nor vouches for a record in the export.
 WITNESSED_ID = 2
+# The outbox's mark on a delivery that carries a head (mailbox or webhook witness).
+WITNESS_TICKET = "HEAD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,25 @@ def genuine(keys: Keys, head: Head) -> bool:
     return False
 
 
+async def mark_witnessed(session: AsyncSession, keys: Keys, head: Head) -> None:
+    """The head has left the database (written to the file, or delivered by the outbox):
+    the marker moves to it, signed."""
+    if not genuine(keys, head):
+        return
+    marker = await session.get(ChainCheckpoint, WITNESSED_ID, with_for_update=True)
+    if marker is None:
+        marker = ChainCheckpoint(id=WITNESSED_ID)
+        session.add(marker)
+    marker.seq, marker.hash, marker.key_id, marker.mac = head.seq, head.hash, head.key, head.mac
+
+
+async def mark_delivered(session: AsyncSession, keys: Keys, payload: bytes) -> None:
+    """The outbox delivered a witness mail or webhook: the head it carried is witnessed."""
+    heads = set(heads_in(witness_text(payload)))
+    if len(heads) == 1:
+        await mark_witnessed(session, keys, heads.pop())
+
+
 def marker_head(marker: ChainCheckpoint | None) -> Head | None:
     return None if marker is None else Head(marker.seq, marker.hash, marker.key_id, marker.mac)
 
@@ -82,6 +104,31 @@ async def last_witnessed(session: AsyncSession, keys: Keys) -> Head | None:
     if head is None or await witness_problem(session, keys, [head]):
         return None
     return head
+
+
+# A file of mail: a Maildir file or a single saved message (a header line first), or an mbox.
+_MAIL_START = re.compile(r"\A(?:From \S|[A-Za-z][\w-]{0,76}:[ \t])")
+_MBOX_SEPARATOR = re.compile(rb"^From \S[^\n]*\n", re.MULTILINE)
+
+
+def witness_text(raw: bytes) -> str:
+    """The text a witness file holds, for `heads_in`: saved mails (the mailbox witness, staff
+    mails) read as a mail client reads them (headers unfolded, bodies out of their transfer
+    encoding, so "seq=3D8" is "seq=8"); the witness file and webhook logs as they are."""
+    text = raw.decode("utf-8", "replace")
+    if not _MAIL_START.match(text):
+        return text
+    found: list[str] = []
+    for chunk in _MBOX_SEPARATOR.split(raw):
+        if not chunk.strip():
+            continue
+        message = message_from_bytes(chunk, policy=compat32)
+        found += [str(value) for value in message.values()]
+        for part in message.walk():
+            payload = None if part.is_multipart() else part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                found.append(payload.decode("utf-8", "replace"))
+    return "\n".join(found)
 
 
 def heads_in(text: str) -> list[Head]:
@@ -134,8 +181,3 @@ def append_to_file(path: Path, head: Head, at: str) -> None:
 
 def webhook_body(head: Head, at: str) -> bytes:
     return json.dumps({"chain_head": head.token, "at": at}, sort_keys=True).encode()
-
-
-async def current_head(session: AsyncSession) -> tuple[int, str] | None:
-    row = await session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
-    return None if row is None else (row.seq, row.hash)

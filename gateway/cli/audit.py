@@ -11,7 +11,13 @@ from typing import Any
 from gateway.audit.agreement import first_disagreement
 from gateway.audit.chain import verify_chain
 from gateway.audit.export import UnknownTicket, export_ticket
-from gateway.audit.witness import heads_in, malformed_heads, marker_problem, witness_problem
+from gateway.audit.witness import (
+    heads_in,
+    malformed_heads,
+    marker_problem,
+    witness_problem,
+    witness_text,
+)
 from gateway.config import Settings
 from gateway.core import open_core
 from policies import bundled_path, check
@@ -46,7 +52,7 @@ async def verify(args: argparse.Namespace, settings: Settings) -> int:
     heads = []
     for path in args.witness:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = witness_text(path.read_bytes())
         except OSError as exc:
             print(f"gateway: witness {path} cannot be read: {exc.strerror}", file=sys.stderr)
             return 1

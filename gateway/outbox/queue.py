@@ -4,6 +4,8 @@ decision (a verified request without its delivery, or a delivery without its rec
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import uuid
 from email.message import EmailMessage
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
+from gateway.keys import Keys, key_id
 from gateway.storage.models import OutboxItem
 
 _WAKE_HOOKED = "outbox_wake_hooked"
@@ -25,8 +28,9 @@ class DeliveryKind(StrEnum):
 
 
 class Outbox:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, keys: Keys) -> None:
         self._clock = clock
+        self._keys = keys
         # Set after a commit that added work, so the worker need not wait for its next poll.
         self.work_added = asyncio.Event()
 
@@ -57,23 +61,47 @@ class Outbox:
         ticket: str | None,
     ) -> None:
         now = self._clock.now()
+        delivery_id = str(uuid.uuid4())
+        seal = _seal(self._keys.secret, kind, destination, delivery_id, payload)
         session.add(
             OutboxItem(
                 kind=kind,
                 destination=destination,
                 ticket=ticket,
                 payload=payload,
-                delivery_id=str(uuid.uuid4()),
+                delivery_id=delivery_id,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
                 last_error="",
+                seal=f"{key_id(self._keys.secret)}:{seal}",
             )
         )
         if not session.info.get(_WAKE_HOOKED):
             session.info[_WAKE_HOOKED] = True
             event.listen(session.sync_session, "after_commit", self._wake, once=True)
 
+    @property
+    def keys(self) -> Keys:
+        return self._keys
+
+    def sealed(self, item: OutboxItem) -> bool:
+        """Queued by the gateway and unchanged since: whoever can write the database can add
+        or edit a row, but not seal it (the staff copy that names a login, the witness)."""
+        found, _, mac = (item.seal or "").partition(":")
+        for secret in self._keys.all_secrets:
+            if key_id(secret) == found:
+                payload = bytes(item.payload)
+                expected = _seal(secret, item.kind, item.destination, item.delivery_id, payload)
+                return hmac.compare_digest(expected, mac)
+        return False
+
     def _wake(self, session: Session) -> None:
         session.info.pop(_WAKE_HOOKED, None)
         self.work_added.set()
+
+
+def _seal(secret: bytes, kind: str, destination: str, delivery_id: str, payload: bytes) -> str:
+    digest = hashlib.sha256(payload).hexdigest()
+    text = f"outbox:{kind}:{destination}:{delivery_id}:{digest}"
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.audit.witness import WITNESS_TICKET, mark_delivered
 from gateway.clock import Clock
 from gateway.logs import fields
 from gateway.metrics import Metrics
@@ -36,6 +37,10 @@ POLL_SECONDS = 1.0
 OBSERVE_IDLE_SECONDS = 10.0
 BATCH = 20
 MAX_BACKOFF_SECONDS = 3600
+
+
+class UnsealedItem(RuntimeError):
+    """An outbox row the gateway did not queue, or one edited since."""
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -144,6 +149,11 @@ class OutboxWorker:
         return item, None
 
     async def _deliver(self, item: OutboxItem) -> None:
+        if not self._outbox.sealed(item):
+            log.error(
+                "outbox item not delivered: edited outside the gateway", extra=fields(item=item.id)
+            )
+            raise UnsealedItem("edited in the database after it was queued: not delivered")
         if item.kind == DeliveryKind.MAIL:
             envelope = json.loads(item.destination)
             await self._mail.send(envelope["from"], envelope["to"], item.payload)
@@ -165,6 +175,8 @@ class OutboxWorker:
                 values: dict[str, object] = {"attempts": item.attempts + 1, "lease_until": None}
                 if error is None:
                     values["delivered_at"] = now
+                    if item.ticket == WITNESS_TICKET:
+                        await mark_delivered(session, self._outbox.keys, bytes(item.payload))
                 else:
                     values["last_error"] = error
                     delay = backoff_seconds(item.attempts + 1)

@@ -159,7 +159,7 @@ class Pipeline:
     async def _note(self, inbound: Inbound, status: Status) -> Outcome:
         """The common turn — more words for staff who already have the conversation — without
         a transaction of its own: the line joins the next group commit."""
-        author = _author(inbound, with_staff=True)
+        author = _author(inbound, earlier=True)
         said = await self._writer.append(inbound.conversation, author, redact(inbound.said))
         await self.events.message(inbound.conversation, said)
         return Outcome(status, (), said.id)
@@ -188,7 +188,10 @@ class Pipeline:
         with_staff = await store.has_forwarded(session, conversation.id)
         stage = Stage(conversation.stage)
         scope = scope_of(request) if request is not None else None
-        author = _author(command, with_staff) if isinstance(command, Inbound) else None
+        # A mail into a thread that already holds a request speaks for the client only with its
+        # sender's proof: a forged "addendum" must not join what the client's code verifies.
+        earlier = with_staff or request is not None
+        author = _author(command, earlier) if isinstance(command, Inbound) else None
         stranger = author is Author.UNPROVEN
         step = next_step(Situation(stage, with_staff, scope, stranger), subject)
         line = command.said if isinstance(command, Inbound) else ""
@@ -232,10 +235,11 @@ def _analyse(policies: PolicySet, inbound: Inbound) -> Analysis:
     return analyse(policies, inbound.channel, inbound.text, inbound.credentials, inbound.said)
 
 
-def _author(inbound: Inbound, with_staff: bool) -> Author:
+def _author(inbound: Inbound, earlier: bool) -> Author:
     """Who a line is from as staff may take it. A chat line comes over the client's own session;
-    an e-mail's envelope sender proves nothing, so a mail into a conversation staff already have
-    keeps the client's voice only with its sender authenticated (aligned DKIM, or the trusted
-    MTA's Authentication-Results): anyone who knows a ticket can forge the rest."""
+    an e-mail's envelope sender proves nothing, so a mail into a conversation that holds a
+    request already (held or with staff) keeps the client's voice only with its sender
+    authenticated (aligned DKIM, or the trusted MTA's Authentication-Results): anyone who knows
+    a ticket can forge the rest. Its code still counts: a code proves itself."""
     proven = inbound.channel is not Channel.EMAIL or inbound.sender_authentication == "pass"
-    return Author.CLIENT if proven or not with_staff else Author.UNPROVEN
+    return Author.CLIENT if proven or not earlier else Author.UNPROVEN

@@ -105,12 +105,21 @@ def _while_holding(situation: Situation, message: Analysis) -> Step:
 
 
 def _stranger_while_holding(situation: Situation, message: Analysis) -> Step:
-    """Only a code proves anything from a stranger; a service, a number or a change they name
-    is theirs, held apart, and a "cancel" from them cancels nothing of the client's."""
+    """A line from a sender who did not prove to be the client (a mail with no sender proof
+    into a thread that holds a request). Its code proves itself; the answer to "which
+    service?" binds the request (only the holder's code can then verify it); anything beyond
+    the request is theirs, held apart; and nothing else it says joins what is verified (the
+    steps leave an unproven line out of the request). A "cancel" cancels nothing."""
+    held, line = situation.scope or Scope(), message.scope
+    identifying = situation.stage is Stage.IDENTIFY
+    names = message.services or message.valid_identifiers
+    if identifying and names and not (message.asks or message.destinations):
+        return Step.IDENTIFY
+    beyond = held.reaches_beyond(line, identifying=identifying)
+    if beyond or (message.asks and not held.covers(line, identifying=identifying)):
+        return Step.HOLD_SEPARATELY
     if message.credentials is not None:
         return Step.VERIFY
-    if message.asks or message.services or message.destinations or message.valid_identifiers:
-        return Step.HOLD_SEPARATELY
     if situation.stage is Stage.AUTHENTICATE:
         return Step.ASK_CREDENTIALS
     return Step.ASK_IDENTIFY

@@ -43,7 +43,7 @@ class StaffCopy(Protocol):
     """Makes the copy of a client's e-mail staff may read (the mail channel's `masked_original`):
     only the channel knows which parts it read."""
 
-    def __call__(self, raw: bytes, *, verified: bool) -> Message: ...
+    def __call__(self, raw: bytes) -> Message: ...
 
 
 class Forwarder:
@@ -69,7 +69,7 @@ class Forwarder:
         request: ChangeRequest,
         conversation: Conversation,
         duties: Duties,
-        lines: list[int],
+        lines: list[tuple[int, str]],
         original: bytes | None = None,
         needs_human: bool = False,
     ) -> dict[str, Any]:
@@ -158,9 +158,8 @@ class Forwarder:
         )
         if original is not None:
             # message/rfc822 must carry the message itself, not base64 of it.
-            verified = verification is Verification.VERIFIED
             try:
-                copy = self._staff_copy(original, verified=verified)
+                copy = self._staff_copy(original)
             except Exception as exc:  # the record must still reach staff: without the copy
                 log.error("staff copy of %s not made: %s", record["ticket"], type(exc).__name__)
                 message.add_attachment(UNCOPIED, filename="original-withheld.txt")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 
+from gateway.accounts.mentions import mentioned
 from gateway.clock import Clock
 from gateway.codes.totp import CHAT_WINDOW, EMAIL_WINDOW
 from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
@@ -30,6 +32,7 @@ from gateway.storage.models import Account, ChangeRequest, InboundMail
 from policies import Channel, Decision, Duties, Requirement
 
 WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
+CLOCK_SKEW = timedelta(minutes=5)  # between the nodes that hold and verify a request
 
 
 class Holds:
@@ -42,7 +45,9 @@ class Holds:
         identifier_key: bytes,
         clock: Clock,
         metrics: Metrics,
+        hold_hours: int,
     ) -> None:
+        self._hold = timedelta(hours=hold_hours)
         self._verifier = verifier
         self._forwarder = forwarder
         self._notices = notices
@@ -183,6 +188,14 @@ class Holds:
                 self.count_refusal(turn, "sender_not_authenticated")
                 await self._voice.reply(turn, "sender_not_authenticated", ticket=request.ticket)
                 return
+        age = self._clock.now() - request.created_at
+        if not -CLOCK_SKEW <= age <= self._hold:
+            # Held longer than requests may be (the next sweep withdraws it), or dated in the
+            # future, which only an edit of the database does: no code is checked.
+            turn.verified = False
+            self.count_refusal(turn, "hold_expired")
+            await self._voice.reply(turn, "expired", ticket=request.ticket)
+            return
         scope = scope_of(request)
         allowed = await identification.holders(
             turn.session,
@@ -191,6 +204,10 @@ class Holds:
             request.identifier_hash,
             scope.destinations,
         )
+        # Whoever else the conversation names, in any spelling, must be the verifier too.
+        texts = await store.client_texts(turn.session, request)
+        for accounts in await mentioned(turn.session, texts):
+            allowed = accounts if allowed is None else allowed & accounts
         check = await self._verifier.check(
             turn.session,
             credentials.login,

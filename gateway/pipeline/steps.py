@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from gateway.audit.agreement import disagreement, records_of
+from gateway.audit.agreement import request_disagreement
 from gateway.audit.chain import AuditChain
 from gateway.audit.records import ACTION, EXPIRY, action_record, expiry_record
 from gateway.clock import Clock
@@ -225,7 +225,7 @@ class Steps:
         ):
             turn.error = _why_not_actionable(request)
             return
-        tampered = disagreement(request, await records_of(session, request.ticket))
+        tampered = await request_disagreement(session, request)
         if tampered:  # the row was edited outside the gateway: the chain says otherwise
             turn.error = f"request {request.ticket} does not match the chain: {tampered}"
             return
@@ -297,7 +297,11 @@ class Steps:
         return await self.holds.open(turn, decision, scope, text, line.id if line else None)
 
     async def _join_if_asked(self, turn: Turn, message: Analysis) -> None:
-        if message.asks:  # more words about the same request (the dialogue checked its scope)
+        """More words about the same request (the dialogue checked its scope) join it, but only
+        the client's own: a line of unproven authorship (a mail with no sender proof) stays
+        apart in the transcript, so what the client's code verifies never includes it."""
+        unproven = turn.line is not None and turn.line.author is Author.UNPROVEN
+        if message.asks and not unproven:
             await self.holds.join(turn, message)
 
     async def _mail_client(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.pipeline.model import Author, ChatMessage, RequestStatus, Stage, Status
 from gateway.pipeline.resume import ResumeTokens, token_hash
 from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
+from policies import Requirement
 
 # A request staff have been given (a closed one was, too).
 HANDED_TO_STAFF = frozenset({RequestStatus.FORWARDED, RequestStatus.UNMATCHED})
@@ -105,13 +106,45 @@ async def client_line(
     return await session.scalar(query.order_by(TranscriptMessage.id.desc()).limit(1))
 
 
-async def lines_of(session: AsyncSession, request_id: int) -> list[int]:
+async def client_texts(
+    session: AsyncSession, request: ChangeRequest, limit: int = 500
+) -> list[str]:
+    """What the client wrote in the request's conversation, newest first (masked, as stored),
+    but for the lines of the other changes held there: each of those is a request of its own,
+    verified on its own, and names what it names for itself."""
+    own_changes = (
+        select(ChangeRequest.id)
+        .where(
+            ChangeRequest.conversation_id == request.conversation_id,
+            ChangeRequest.id != request.id,
+            ChangeRequest.stage_required == Requirement.AUTHENTICATED.value,
+        )
+        .scalar_subquery()
+    )
     rows = await session.scalars(
-        select(TranscriptMessage.id)
+        select(TranscriptMessage.text)
+        .where(
+            TranscriptMessage.conversation_id == request.conversation_id,
+            TranscriptMessage.author == Author.CLIENT.value,
+            or_(
+                TranscriptMessage.request_id.is_(None),
+                TranscriptMessage.request_id.not_in(own_changes),
+            ),
+        )
+        .order_by(TranscriptMessage.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def lines_of(session: AsyncSession, request_id: int) -> list[tuple[int, str]]:
+    """The transcript lines the request is made of, with their (masked) text."""
+    rows = await session.execute(
+        select(TranscriptMessage.id, TranscriptMessage.text)
         .where(TranscriptMessage.request_id == request_id)
         .order_by(TranscriptMessage.id)
     )
-    return list(rows)
+    return [(line_id, text) for line_id, text in rows]
 
 
 async def held_requests(session: AsyncSession, conversation_id: str) -> list[ChangeRequest]:

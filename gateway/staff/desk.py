@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.audit.agreement import disagreement, records_of
+from gateway.audit.agreement import disagreement, lines_for, records_of
 from gateway.audit.export import UnknownTicket, export_ticket
 from gateway.clock import Clock
 from gateway.core import Core
@@ -79,6 +79,7 @@ class QueueEntry:
     hold_until: str | None
     on_hold: bool  # its cooling-off hold still runs: nothing may be done yet
     record: dict[str, Any] | None
+    verified: bool  # verified to its policy's stage, so its record's lines are covered
     actionable: bool  # verified to its policy's stage and with staff: an action can be recorded
     tampered: str | None = None  # where the row differs from the chain: nothing may be done
 
@@ -176,14 +177,22 @@ class StaffDesk:
                 .order_by(TranscriptMessage.id)
             )
             by_id = {row.id: row for row in rows}
+            entries = [await self._entry(session, r) for r in rows]
+            # Covered: a line a verification's record names, of a request the chain backs.
+            covered = {
+                line_id
+                for entry in entries
+                if entry.record is not None and entry.tampered is None and entry.verified
+                for line_id in entry.record.get("lines") or []
+            }
             return ConversationView(
                 status=store.status_of(
                     conversation, await store.active_request(session, conversation)
                 ),
                 channel=conversation.channel,
                 client=redact(conversation.client),
-                transcript=[_line(row, by_id, self._policies.change_intents) for row in lines],
-                requests=[await self._entry(session, r) for r in rows],
+                transcript=[_line(row, by_id, covered) for row in lines],
+                requests=entries,
                 change_intents=self._policies.change_intents,
             )
 
@@ -224,11 +233,12 @@ class StaffDesk:
         """The row as staff see it, held against the chain: a row that differs is shown so, with
         nothing to act on."""
         chained = await records_of(session, request.ticket)
-        tampered = disagreement(request, chained)
+        tampered = disagreement(request, chained, await lines_for(session, [request], chained))
         own = [r for r in chained if r.seq == request.record_seq]
         record = {**json.loads(own[0].body), "hash": own[0].hash} if own else None
         scope = scope_of(request)
         hold_until = (record or {}).get("hold_until")
+        verified = verified_for_action(request, self._policies.change_intents)
         return QueueEntry(
             ticket=request.ticket,
             conversation=request.conversation_id,
@@ -249,11 +259,8 @@ class StaffDesk:
             on_hold=isinstance(hold_until, str)
             and datetime.fromisoformat(hold_until) > self._clock.now(),
             record=record,
-            actionable=(
-                request.status == RequestStatus.FORWARDED
-                and verified_for_action(request, self._policies.change_intents)
-                and tampered is None
-            ),
+            verified=verified,
+            actionable=request.status == RequestStatus.FORWARDED and verified and not tampered,
             tampered=tampered,
         )
 
@@ -265,10 +272,10 @@ class StaffDesk:
 
 
 def _line(
-    row: TranscriptMessage, requests: dict[int, ChangeRequest], change_intents: tuple[str, ...]
+    row: TranscriptMessage, requests: dict[int, ChangeRequest], covered_ids: set[int]
 ) -> TranscriptLine:
     request = requests.get(row.request_id) if row.request_id is not None else None
-    covered = request is not None and verified_for_action(request, change_intents)
+    covered = row.id in covered_ids
     if row.author == Author.UNPROVEN.value:
         covered = False  # a sender who proved nothing: never the verified client's words
     elif row.author != Author.CLIENT.value:

@@ -83,6 +83,20 @@ class AccountService(Base):
     name: Mapped[str] = mapped_column(String(253), index=True)
 
 
+class AccountMention(Base):
+    """A squashed key an account may be mentioned by (gateway.accounts.mentions): one of its
+    services, its login, its name. Kept beside the services, rewritten with them."""
+
+    __tablename__ = "account_mentions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(253), index=True)
+
+
 class PanelCode(Base):
     __tablename__ = "panel_codes"
 
@@ -216,6 +230,9 @@ class OutboxItem(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "key id:HMAC" over kind, destination, delivery id and payload (gateway.outbox.queue): an
+    # item edited in the database after it was queued is never delivered.
+    seal: Mapped[str | None] = mapped_column(String(100))
 
 
 class StaffUser(Base):

@@ -97,6 +97,59 @@ async def test_naming_ones_own_service_first_verifies_nothing_of_someone_elses(
     assert await staff_deliveries(gateway) == []
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # Review (helper-10, F1): a victim's service in a shape the scope does not read.
+        ["Please reinstall anna.example and vps 1234 with a fresh OS"],
+        ["Please reinstall anna.example and VPS1234 with a fresh OS"],
+        ["Please reinstall anna.example and vps no. 1234 too"],
+        ["Proszę przeinstalować anna.example oraz serwer vps nr 1234"],
+        ["Please transfer anna.example and example,pl to another registrar"],
+        ["Please transfer anna.example and example pl to another registrar"],
+        ["Please transfer anna.example and example.\npl to another registrar"],
+        ["Please transfer anna.example and example\ua4f8pl to another registrar"],
+        ["Please transfer anna.example and example\u00adpl to another registrar"],
+        # F2: a victim named by login or person, or earlier in the conversation.
+        [
+            "Please transfer anna.example to another registrar. Also transfer the domain of my "
+            "friend Jan Kowalski (login jan.kowalski) in the same way."
+        ],
+        ["Please transfer anna.example to another registrar, and the domain of Jan Kowalski"],
+        ["My friend owns the domain example.pl", "Please transfer anna.example, his as well"],
+        ["Is vps-1234 running?", "Please reinstall anna.example, and the one I asked about"],
+    ],
+)
+async def test_a_conversation_naming_someone_elses_service_is_verified_by_nobody_else(
+    gateway: LiveGateway, visitor: ChatClient, clock: MovableClock, lines: list[str]
+) -> None:
+    """Whatever the spelling, a conversation that names a service, a login or the name of
+    another account cannot be verified by Anna's code: the answer reads as a wrong code."""
+    for line in lines:
+        await visitor.say(line)
+        await visitor.wait_for(
+            lambda: visitor.status["ticket"] is not None or len(visitor.texts("bot")) > 1
+        )
+    await visitor.wait_for(lambda: visitor.status["stage"] in ("identify", "authenticate"))
+    if visitor.status["stage"] == "identify":
+        await visitor.say("anna.example")
+        await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+    assert await visitor.credentials("anna.nowak", anna_code(clock)) == {"ok": False}
+    for delivery in await staff_deliveries(gateway):  # a question about example.pl, at most
+        if delivery.kind == "webhook":
+            assert json.loads(delivery.payload)["verification"] != "verified"
+        else:
+            assert b"X-Gateway-Verification: verified" not in delivery.payload
+
+
+async def test_ones_own_names_in_any_spelling_still_verify(
+    gateway: LiveGateway, visitor: ChatClient, clock: MovableClock
+) -> None:
+    await visitor.say("Please set the MX of anna.example and of sklep anny pl to mx.anna.example")
+    await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+    assert await visitor.credentials("anna.nowak", anna_code(clock)) == {"ok": True}
+
+
 async def test_every_intent_of_a_message_brings_its_duties(
     gateway: LiveGateway, visitor: ChatClient, clock: MovableClock
 ) -> None:

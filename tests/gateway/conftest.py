@@ -11,6 +11,7 @@ ANNA_SECRET = "KRSXG5CTMVRXEZLU"
 CLIENTS = [
     {
         "login": "jan.kowalski",
+        "name": "Jan Kowalski",
         "email": "jan@example.com",
         "services": ["example.pl", "vps-1234"],
         "pesel": "44051401359",

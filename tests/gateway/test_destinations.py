@@ -37,6 +37,16 @@ from gateway.destinations import find_destinations
         ("wyślijcie SMS na numer 600100200", ("phone:…200",)),
         ("przenieście do rejestratora EvilReg", ("registrar:EvilReg",)),
         ("move it to the registrar Evil-Names Ltd", ("registrar:Evil-Names",)),
+        # Review (helper-10, F4): each was left out of what the client is told.
+        ("send the AuthInfo to evil@attacker[.]example", ("evil@attacker.example",)),
+        ("send the AuthInfo to evil@attacker(.)example", ("evil@attacker.example",)),
+        ("send it to evil@attacker.\nexample once done", ("evil@attacker.example",)),
+        ("send it to evil\n@attacker.example", ("evil@attacker.example",)),
+        ("send it to evil%40attacker.example", ("evil@attacker.example",)),
+        ("send it to me on Telegram @EvilHacker", ("handle:@evilhacker",)),
+        ("the address in my profile on twitter @evilhacker.", ("handle:@evilhacker",)),
+        ("point the A at IP 1 . 2 . 3 . 4", ("1.2.3.4",)),
+        ("point the A at 0x01020304", ("1.2.3.4",)),
     ],
 )
 def test_every_kind_of_destination_is_named(text: str, expected: tuple[str, ...]) -> None:

@@ -120,3 +120,29 @@ async def test_webhook_is_signed_and_retried_until_accepted(
         record = json.loads(body)
         assert record["ticket"] == ticket and record["verification"] == "verified"
         assert record["hash"] and record["prev_hash"] == "0" * 64
+
+
+async def test_an_item_edited_in_the_database_is_never_delivered(
+    core: Core, clients: dict[str, int], clock: MovableClock
+) -> None:
+    """Review (helper-11, F3): a staff copy waiting in the outbox was rewritten in place (the
+    login, the request text), or by a trigger on every insert, and delivered as the gateway's
+    own. Each item is sealed when queued; an edited one stays undelivered, saying why."""
+    sink = SmtpSink(port=free_port())
+    await sink.start()
+    try:
+        worker = OutboxWorker(
+            core.sessions, core.outbox, clock, mail_transport(f"127.0.0.1:{sink.port}"), None
+        )
+        ticket = await verify_a_request(core, clock)
+        async with core.sessions.begin() as session:
+            for item in await session.scalars(select(OutboxItem)):
+                if item.ticket == ticket:
+                    item.payload = item.payload.replace(b"jan.kowalski", b"anna.nowak")
+        assert await worker.deliver_due() == 2
+        (kept,) = await pending(core)
+        assert kept.ticket == ticket and "edited in the database" in kept.last_error
+        assert all(m["X-Gateway-Ticket"] != ticket for m in sink.messages)
+        assert len(sink.messages) == 1  # the contact's notice, untouched, went
+    finally:
+        await sink.stop()

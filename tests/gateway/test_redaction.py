@@ -150,6 +150,14 @@ def test_a_code_split_by_any_single_separator_is_masked(text: str) -> None:
         ("NIP 123.456.32.18", "NIP [NIP]"),
         ("nip 123/456/32/18", "nip [NIP]"),
         ("REGON 123.456.785", "REGON [REGON]"),
+        # Review (helper-10, F5): each stayed readable.
+        ("PESEL: 44O514O1359", "PESEL: [PESEL]"),
+        ("PESEL 4405l4O1359", "PESEL [PESEL]"),
+        ("REGON 12345 - 6785", "REGON [REGON]"),
+        ("my PESEL is 440514 - 01359", "my PESEL is [PESEL]"),
+        ("44051401 / 359", "[PESEL]"),
+        ("forty-four zero five fourteen zero one three five nine", "[code]"),
+        ("czterdzieści cztery zero pięć czternaście zero jeden trzy pięć dziewięć", "[code]"),
     ],
 )
 def test_identifiers_written_with_separators_are_masked(text: str, expected: str) -> None:

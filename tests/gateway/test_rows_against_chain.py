@@ -5,7 +5,7 @@ Anna holds anna.example; her DNS change is verified, then closed; Jan's transfer
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from gateway.audit.agreement import first_disagreement
 from gateway.codes.totp import totp_for
 from gateway.core import Core
 from gateway.staff.desk import DeskError, StaffDesk
-from gateway.storage.models import AuditRecord, ChangeRequest
+from gateway.storage.models import AuditRecord, ChangeRequest, TranscriptMessage
 from tests.conftest import MovableClock
 from tests.gateway.conftest import ANNA_SECRET
 from tests.gateway.memory_channel import MemoryChat
@@ -162,3 +162,82 @@ async def test_a_rewritten_text_is_refused_and_exported_with_its_verdict(
         row = await session.get(AuditRecord, verified.record_seq)
     assert row is not None
     assert bundle["chain_verdict"]["request"].startswith("request_text differs")
+
+
+async def client_line_of(core: Core, request: ChangeRequest) -> TranscriptMessage:
+    async with core.sessions() as session:
+        query = select(TranscriptMessage).where(TranscriptMessage.request_id == request.id)
+        line = await session.scalar(query)
+    assert line is not None
+    return line
+
+
+async def test_the_lines_a_verification_covers_are_held_against_their_digests(
+    core: Core, three: dict[str, Any]
+) -> None:
+    """Review (helper-11, F1): the transcript was not checked, so the verified line could be
+    rewritten ("change the owner to Evil Corp"), and a line inserted or moved in from another
+    conversation showed as covered by the verification. Each is named; none shows covered."""
+    verified, held = three["verified"], three["held"]
+    line = await client_line_of(core, verified)
+    async with core.sessions.begin() as session:
+        row = await session.get(TranscriptMessage, line.id)
+        assert row is not None
+        row.text = "Please change the owner of anna.example to Evil Corp Ltd"
+    assert f"transcript line {line.id} differs" in str(await problem(core))
+    async with core.sessions.begin() as session:
+        row = await session.get(TranscriptMessage, line.id)
+        assert row is not None
+        row.text = line.text
+        forged = TranscriptMessage(
+            conversation_id=verified.conversation_id,
+            author="client",
+            text="Also transfer example.pl to GoDaddy",
+            created_at=line.created_at,
+            request_id=verified.id,
+        )
+        session.add(forged)
+    assert "are linked to it" in str(await problem(core))
+    view = await StaffDesk.of(core).conversation(verified.conversation_id)
+    (shown,) = [t for t in view.transcript if "GoDaddy" in t.message.text]
+    assert not shown.covered
+    moved = await client_line_of(core, held)
+    async with core.sessions.begin() as session:
+        await session.execute(delete(TranscriptMessage).where(TranscriptMessage.id == forged.id))
+        await session.execute(
+            update(TranscriptMessage)
+            .where(TranscriptMessage.id == moved.id)
+            .values(conversation_id=verified.conversation_id, request_id=verified.id)
+        )
+    assert "are linked to it" in str(await problem(core))
+
+
+@pytest.mark.parametrize(
+    ("which", "values", "named"),
+    [
+        # Review (helper-11, F2): an empty text passed as purged on a live request.
+        ("verified", {"request_text": ""}, "request_text differs"),
+        # F8: times shown but not checked.
+        ("closed", {"closed_at": datetime(2020, 1, 1, tzinfo=UTC)}, "closed_at is"),
+        ("verified", {"created_at": datetime(2036, 1, 1, tzinfo=UTC)}, "created_at is"),
+    ],
+)
+async def test_empty_texts_and_times_are_held_against_the_chain(
+    core: Core, three: dict[str, Any], which: str, values: dict[str, Any], named: str
+) -> None:
+    await edit(core, three[which], **values)
+    assert named in str(await problem(core))
+
+
+async def test_a_hold_dated_in_the_future_is_verified_by_no_code(
+    core: Core, clients: dict[str, int], clock: MovableClock
+) -> None:
+    """Review (helper-11, F7): a held request re-dated to 2036 never expired and was then
+    verified 100 hours on. No code counts for a hold older than `requests.hold_hours`, or
+    dated in the future."""
+    for created in (datetime(2036, 1, 1, tzinfo=UTC), clock.now() - timedelta(hours=100)):
+        client = await MemoryChat(core.pipeline, language="en").open()
+        await client.say("Please add a TXT record to anna.example")
+        await edit(core, await request_of(core, client), created_at=created)
+        clock.advance(seconds=30)
+        assert not (await client.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified

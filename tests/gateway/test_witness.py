@@ -12,17 +12,28 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from gateway.audit.chain import ChainCheckpoint, verify_chain
+from gateway.audit.chain import ChainCheckpoint, sha256_hex, verify_chain
 from gateway.audit.export import export_ticket
-from gateway.audit.witness import WITNESSED_ID, heads_in, marker_problem, witness_problem
+from gateway.audit.witness import (
+    WITNESSED_ID,
+    heads_in,
+    last_witnessed,
+    malformed_heads,
+    marker_problem,
+    witness_problem,
+    witness_text,
+)
 from gateway.codes.totp import totp_for
 from gateway.config import replace
 from gateway.core import Core
 from gateway.housekeeping import publish_head
+from gateway.outbox.transports import mail_transport
+from gateway.outbox.worker import OutboxWorker
 from gateway.storage.models import AuditRecord, OutboxItem
 from tests.conftest import MovableClock
 from tests.gateway.conftest import ANNA_SECRET
 from tests.gateway.memory_channel import MemoryChat
+from tests.smtp_sink import SmtpSink, free_port
 
 
 async def append(core: Core, count: int, first: int = 0) -> None:
@@ -186,6 +197,10 @@ async def test_the_head_goes_to_the_mailbox_or_the_webhook(core: Core, kind: str
     if kind == "mailbox":
         message = message_from_bytes(item.payload, policy=default)
         (head,) = heads_in(str(message["X-Gateway-Chain-Head"]))
+        # Review (helper-11, F5): the mail as saved (folded header, quoted-printable body)
+        # is a witness file as it is.
+        saved = witness_text(item.payload)
+        assert malformed_heads(saved) == 0 and set(heads_in(saved)) == {head}
     else:
         (head,) = heads_in(json.loads(item.payload)["chain_head"])
     assert head.seq == 2
@@ -202,6 +217,74 @@ async def test_every_staff_mail_carries_the_head_its_record_made(
     async with core.sessions() as session:
         mails = [m for m in await session.scalars(select(OutboxItem)) if b"staff@" in m.payload]
     saved = tmp_path / "staff.mbox"
-    saved.write_bytes(b"\n".join(mail.payload for mail in mails))
-    (head,) = heads_in(saved.read_text())
-    assert head.seq == 1 and await problem(core, saved) is None
+    saved.write_bytes(
+        b"".join(b"From gateway Thu Dec  3 12:00:00 2026\n" + m.payload + b"\n" for m in mails)
+    )
+    text = witness_text(saved.read_bytes())
+    (head,) = set(heads_in(text))
+    assert head.seq == 1 and malformed_heads(text) == 0
+    async with core.sessions() as session:
+        assert await witness_problem(session, core.keys, heads_in(text)) is None
+
+
+async def test_a_record_appended_outside_the_gateway_is_never_witnessed(
+    core: Core, tmp_path: Path
+) -> None:
+    """Review (helper-11, F6): a correctly hashed record added behind the checkpoint's back
+    was sent to the witness, which then vouched for it. Only the signed checkpoint's head is."""
+    witness = tmp_path / "witness.log"
+    witnessing = replace(core.settings, audit={"witness": f"file:{witness}"})
+    await append(core, 1)
+    async with core.sessions.begin() as session:
+        last = await session.get(AuditRecord, 1)
+        assert last is not None
+        body = json.dumps({"prev_hash": last.hash, "record_id": 2, "ticket": "T-FORGED"})
+        session.add(
+            AuditRecord(
+                seq=2,
+                kind="verification",
+                ticket="T-FORGED",
+                body=body,
+                prev_hash=last.hash,
+                hash=sha256_hex(body),
+                created_at=last.created_at,
+            )
+        )
+    assert await publish_head(core, witnessing.audit) is False
+    assert not witness.exists()
+    async with core.sessions() as session:
+        report = await verify_chain(session, core.keys)
+    assert report.problem is not None and "record 2: past the checkpoint" in report.problem
+
+
+async def test_a_head_for_the_mailbox_is_witnessed_once_delivered(
+    core: Core, clock: MovableClock
+) -> None:
+    """Review (helper-11, F4): the marker moved when the witness mail was queued, so deleting
+    it from the outbox (or a trigger that drops it) left the export claiming a witness that
+    never left the database. Queued is not witnessed: the marker moves on delivery."""
+    sink = SmtpSink(port=free_port())
+    await sink.start()
+    try:
+        settings = replace(
+            core.settings, audit={"witness": "mailbox"}, staff={"mailbox": "staff@example.net"}
+        )
+        worker = OutboxWorker(
+            core.sessions, core.outbox, clock, mail_transport(f"127.0.0.1:{sink.port}"), None
+        )
+        await append(core, 2)
+        assert await publish_head(core, settings.audit, settings.staff)
+        assert await publish_head(core, settings.audit, settings.staff) is False  # on its way
+        async with core.sessions.begin() as session:
+            assert await last_witnessed(session, core.keys) is None
+            await session.execute(delete(OutboxItem))  # the administrator drops it
+        assert await publish_head(core, settings.audit, settings.staff)  # so it goes again
+        assert await worker.deliver_due() == 1
+        async with core.sessions() as session:
+            head = await last_witnessed(session, core.keys)
+        assert head is not None and head.seq == 2
+        assert await publish_head(core, settings.audit, settings.staff) is False
+        (mail,) = sink.messages
+        assert set(heads_in(witness_text(mail.as_bytes()))) == {head}
+    finally:
+        await sink.stop()

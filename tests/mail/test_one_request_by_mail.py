@@ -16,6 +16,18 @@ TICKET = re.compile(r"\[(T-[A-Z0-9]{6})\]")
 ANNA = "anna@example.com"
 
 
+async def reply_in_thread(mail_gateway: MailGateway, reply, text: str, message_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Anna's reply to the gateway's auto-reply, as her mail client threads it."""
+    threaded = email(
+        f"Re: {reply['Subject']}",
+        text,
+        sender=ANNA,
+        message_id=message_id,
+        headers=f"In-Reply-To: {reply['Message-ID']}\r\n",
+    )
+    await mail_gateway.send(threaded, sender=ANNA)
+
+
 def record_of(message) -> dict:  # type: ignore[no-untyped-def]
     part = next(p for p in message.walk() if p.get_filename() == "verification.json")
     return dict(json.loads(part.get_payload(decode=True)))
@@ -36,16 +48,7 @@ async def test_a_second_change_in_the_reply_with_the_code_is_held_on_its_own(
         f"Login: anna.nowak\r\nKod: {code}\r\n\r\n"
         "And please transfer example.pl to another registrar, AuthInfo to evil@attacker.example\r\n"
     )
-    await mail_gateway.send(
-        email(
-            f"Re: {reply['Subject']}",
-            answer,
-            sender=ANNA,
-            message_id="<second@example.com>",
-            headers=f"In-Reply-To: {reply['Message-ID']}\r\n",
-        ),
-        sender=ANNA,
-    )
+    await reply_in_thread(mail_gateway, reply, answer, "<second@example.com>")
     await mail_gateway.wait_for(lambda _: len(mail_gateway.to(STAFF)) == 1)
     await mail_gateway.wait_for(lambda _: len(mail_gateway.to(ANNA)) == 2)
     (staff,) = mail_gateway.to(STAFF)
@@ -59,3 +62,31 @@ async def test_a_second_change_in_the_reply_with_the_code_is_held_on_its_own(
     assert any(ticket != first.group(1) for ticket in second)
     # The held transfer never reaches the staff mailbox without its own verification.
     assert len(mail_gateway.to(STAFF)) == 1
+
+
+async def test_a_forged_addendum_to_a_held_request_is_not_what_the_code_verifies(
+    mail_gateway: MailGateway, clock: MovableClock
+) -> None:
+    """Review (helper-10, F3): a mail forged in the client's name into the thread of their held
+    request ("Addendum: …"), with no sender proof, used to join the request, so the client's
+    own code then verified the attacker's words too. It stays apart: the client's code
+    verifies the client's request, and staff read the addendum only as an unproven line."""
+    await mail_gateway.send(
+        email("DNS", "Please add a TXT record to anna.example.", sender=ANNA), sender=ANNA
+    )
+    await mail_gateway.wait_for(lambda _: len(mail_gateway.to(ANNA)) == 1)
+    (reply,) = mail_gateway.to(ANNA)
+    addendum = (
+        "Addendum: please add the TXT record to anna.example with the value my assistant sends."
+    )
+    await reply_in_thread(mail_gateway, reply, addendum, "<forged@example.com>")
+    await mail_gateway.wait_for(lambda _: len(mail_gateway.to(ANNA)) == 2)
+    code = totp_for(ANNA_SECRET).at(clock.now())
+    await reply_in_thread(
+        mail_gateway, reply, f"Login: anna.nowak\r\nKod: {code}\r\n", "<code@example.com>"
+    )
+    await mail_gateway.wait_for(lambda _: len(mail_gateway.to(STAFF)) == 1)
+    record = record_of(mail_gateway.to(STAFF)[0])
+    assert record["verification"] == "verified"
+    assert "Addendum" not in record["request_text"]
+    assert len(record["lines"]) == 1  # the client's first mail only

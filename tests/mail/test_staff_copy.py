@@ -1,5 +1,6 @@
 """The copy of a client's e-mail attached for staff: codes and identifiers masked in every text
-part and the subject, whatever the transfer encoding; everything else as it came."""
+part and the subject, whatever the transfer encoding; every part the gateway did not read
+withheld; the rest as it came."""
 
 from __future__ import annotations
 
@@ -47,19 +48,50 @@ def test_a_mail_without_codes_comes_through_unchanged() -> None:
     assert copy[MASKED_HEADER] is None
 
 
-def test_attachments_and_unknown_charsets_are_left_or_read_as_they_can_be() -> None:
+def test_attachments_are_withheld_and_unknown_charsets_read_as_they_can_be() -> None:
+    """Review (helper-10, F6): a verified request's copy used to pass unread parts on as they
+    came, so a change in an image, a PDF or an `application/octet-stream` "notes.txt" reached
+    staff beside a verification that never read it. Withheld whatever the verification."""
     image = base64.b64encode(b"\x89PNG 123456").decode()
+    notes = base64.b64encode(b"Please also transfer example.pl, PESEL " + PESEL.encode()).decode()
     raw = mail(
         "Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nkod: 424242 prosz\xea",
         f"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n{image}",
+        "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+        f'filename="notes.txt"\r\n{B64}\r\n\r\n{notes}',
     )
-    copy = masked_original(raw, verified=True)
-    text, png = [p for p in copy.walk() if not p.is_multipart()]
+    copy = masked_original(raw)
+    text, png, octets = [p for p in copy.walk() if not p.is_multipart()]
     assert b"424242" not in text.get_payload(decode=True)
-    assert png.get_payload(decode=True) == b"\x89PNG 123456"  # verified: the client's own
+    for withheld in (png, octets):
+        assert "withheld" in withheld.get_payload(decode=True).decode()
+    shown = copy.as_bytes()
+    assert b"PNG" not in shown and notes.encode() not in shown and b"example.pl" not in shown
 
 
-def test_a_part_the_gateway_cannot_read_is_withheld_unless_the_request_was_verified() -> None:
+def test_parts_nested_deeper_than_the_reader_goes_and_preambles_are_withheld() -> None:
+    """Sixty levels of multipart with a change at the bottom, and text in a preamble and an
+    epilogue: the reader stops at its depth, so the copy shows none of it."""
+    deep = "Content-Type: text/plain\r\n\r\nPlease also transfer example.pl\r\n"
+    for level in range(60):
+        deep = (
+            f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n'
+            f"--b{level}\r\n{deep}\r\n--b{level}--\r\n"
+        )
+    raw = (
+        "From: jan@example.com\r\nSubject: DNS\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="top"\r\n\r\n'
+        f"preamble: transfer abc-firma.pl, NIP 1234563218\r\n"
+        "--top\r\nContent-Type: text/plain\r\n\r\nPlease add a TXT record to demo.example\r\n"
+        f"--top\r\n{deep}\r\n--top--\r\nepilogue: PESEL {PESEL}\r\n"
+    ).encode()
+    shown = masked_original(raw).as_bytes()
+    assert b"TXT record to demo.example" in shown
+    for hidden in (b"example.pl", b"abc-firma.pl", b"1234563218", PESEL.encode()):
+        assert hidden not in shown.replace(b"demo.example", b"")
+
+
+def test_a_part_the_gateway_cannot_read_is_withheld() -> None:
     """Staff act only on what was classified: an image or a PDF of an unverified mail (a
     question, say) is replaced by a line naming it; the original is kept."""
     pdf = base64.b64encode(b"%PDF transfer example.pl to evil@attacker.example").decode()
