@@ -83,7 +83,7 @@ async def open_core(
         forwarder,
         notices,
         voice,
-        keys.identifier,
+        keys,
         clock,
         metrics,
         settings.requests.hold_hours,

@@ -66,6 +66,15 @@ _BROKEN_AT = re.compile(
 # A handle on a messenger or a social network ("Telegram @evilhacker"): somewhere to send to.
 _HANDLE_RE = re.compile(r"(?<![\w.@+-])@(?P<name>[A-Za-z_][\w]{2,31})(?![\w@-]|\.\w)")
 HANDLE_PREFIX = "handle:@"
+# An address spaced out ("evil @ attacker . example") or spelled in words ("evil at attacker
+# dot example"): the words only where a dot word follows, so "meet at noon" stays prose.
+_SPACED_AT = re.compile(r"(?<=\w) {1,3}@ {1,3}(?=\w)")
+_SPACED_DOT = re.compile(r"(?<=\w) {1,3}\. {1,3}(?=\w)")
+_WORDED_ADDRESS = re.compile(
+    r"(?<![\w.@])(?P<box>[\w.+-]{1,64}) +(?:at|ma[lł]pa) +"
+    r"(?P<domain>[\w-]{1,63}(?: +(?:dot|kropka) +[\w-]{1,63})+)(?![\w@])",
+    re.IGNORECASE,
+)
 _DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\ufe52": "."})
 ACCOUNT_PREFIX = "account:…"
 REGISTRAR_PREFIX = "registrar:"
@@ -97,7 +106,16 @@ def _plain(text: str) -> str:
     ("＠", "１９２", "﹫") folded, "(at)", "%40", "(dot)", "[.]" and ideographic full stops read
     as written, an address broken over two lines joined."""
     text = unicodedata.normalize("NFKC", without_invisible(text)).translate(_DOTS)
+    text = _WORDED_ADDRESS.sub(_worded_address, text)
+    text = _SPACED_AT.sub("@", text)
+    if "@" in text:
+        text = _SPACED_DOT.sub(".", text)
     return _BROKEN_AT.sub("", _DOT_WORD.sub(".", _AT_WORD.sub("@", text)))
+
+
+def _worded_address(match: re.Match[str]) -> str:
+    domain = re.sub(r" +(?:dot|kropka) +", ".", match["domain"], flags=re.IGNORECASE)
+    return f"{match['box']}@{domain}"
 
 
 def find_destinations(text: str) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from gateway.audit.witness import (
 )
 from gateway.config import AuditSettings, StaffSettings
 from gateway.core import Core
+from gateway.logs import fields
 from gateway.outbox.messages import plain_message
 from gateway.pipeline.model import EXPIRY_ACTOR, ExpireHolds, RequestStatus
 from gateway.storage.models import ChainCheckpoint, ChangeRequest, OutboxItem
@@ -59,7 +60,12 @@ async def expire_holds(core: Core) -> int:
             )
         )
     for conversation in conversations:
-        await core.pipeline.handle(ExpireHolds(EXPIRY_ACTOR, conversation, cutoff))
+        try:
+            await core.pipeline.handle(ExpireHolds(EXPIRY_ACTOR, conversation, cutoff))
+        except Exception:  # noqa: BLE001 - one unreadable row must not keep the rest held
+            log.exception(
+                "expiry of one conversation failed", extra=fields(conversation=conversation)
+            )
     return len(conversations)
 
 

@@ -63,8 +63,9 @@ SEPARATORS = (
 )
 _SEP = f"[{re.escape(SEPARATORS)}]"
 _H = "[ \t\u00a0]"
-# One separator, or a dash, slash or dot with a space either side ("12345 - 6785").
-_GAP = rf"(?:{_H}[-/.\u2010\u2011]{_H}|{_SEP})"
+# One separator; a dash, slash or dot, or two, with spaces either side ("12345 - 6785",
+# "123 -- 456"); or two or three spaces.
+_GAP = rf"(?:{_H}{{0,2}}[-/.\u2010\u2011]{{1,2}}{_H}{{0,2}}|{_H}{{2,3}}|{_SEP})"
 _RUN = rf"\d+(?:{_GAP}\d+)*"
 # A word starts after anything but a letter; a digit counts as a boundary so that masking a number
 # ("123456nip…" becoming "[number]nip…") never turns a word into a label on a second pass.
@@ -225,6 +226,7 @@ def _bare_runs(text: str, start: int, end: int, masking: bool) -> Iterator[Digit
     if (
         glued
         and "/" in text[start:end]
+        and not any(char.isspace() for char in text[start:end])  # "A0 000/000" is no number
         and all(_names_a_thing(group[0], masking) for group in _GROUP_RE.finditer(text, start, end))
     ):
         return  # an invoice number ("FV/2024/05/1234"), however many groups it has

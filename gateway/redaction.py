@@ -73,14 +73,18 @@ _SPELLED_CODE = re.compile(
 _ANY_DIGITS = re.compile(r"(?P<ticket>(?<![\w-])T-[A-Z0-9]{6}(?![\w-]))|\d{2,}")
 
 
-# Letters that pass for digits inside a number ("44O514O1359", "4405l401359"): read as the
-# digits they imitate, so the number is masked as what it is.
-_LOOK_ALIKE_DIGIT = re.compile(r"(?<=\d)[OoОоlI|](?=\d)")
-_AS_DIGIT = {"O": "0", "o": "0", "О": "0", "о": "0", "l": "1", "I": "1", "|": "1"}
+# Letters that pass for digits in a number ("44O514O1359", "4405 l4Ol 359"): in a word of
+# digits and such letters alone, they are read as the digits they imitate, so the number is
+# masked as what it is ("hello2" is a word, not a number).
+LOOK_ALIKE_NUMBER = re.compile(r"(?<![^\W\d_])[\dOoОоlI|]*\d[\dOoОоlI|]*(?![^\W\d_])")
+_AS_DIGITS = str.maketrans({"O": "0", "o": "0", "О": "0", "о": "0", "l": "1", "I": "1", "|": "1"})
+# What dresses a digit up without changing it: the emoji presentation selector and the
+# enclosing keycap ("4️⃣").
+_DIGIT_DRESSING = re.compile("(?<=\\d)[\ufe0f\u20e3]+")
 
 
-def _as_digit(match: re.Match[str]) -> str:
-    return _AS_DIGIT[match.group()]
+def as_digits(match: re.Match[str]) -> str:
+    return match.group().translate(_AS_DIGITS)
 
 
 def _mask_code(match: re.Match[str]) -> str:
@@ -120,8 +124,8 @@ def redact(text: str, *, expecting_code: bool = False) -> str:
     must not split it into two harmless-looking halves. `expecting_code`: the client was just
     asked for a code, so no piece of one may stand (see _ANY_DIGITS)."""
     if not text.isascii():
-        text = without_invisible(text).translate(_SHOWN_DIGITS)
-    text = _LOOK_ALIKE_DIGIT.sub(_as_digit, text)
+        text = _DIGIT_DRESSING.sub("", without_invisible(text).translate(_SHOWN_DIGITS))
+    text = LOOK_ALIKE_NUMBER.sub(as_digits, text)
     masked = _mask_split_codes(_mask_numbers(_CODE_RE.sub(_mask_code, text)))
     masked = _SPELLED_CODE.sub(CODE_PLACEHOLDER, masked)
     return _ANY_DIGITS.sub(_mask_piece, masked) if expecting_code else masked

@@ -13,6 +13,8 @@ A part left as it was is byte for byte what the client sent.
 
 from __future__ import annotations
 
+import secrets
+import string
 from email.charset import QP, Charset
 from email.header import Header, decode_header, make_header
 from email.message import Message
@@ -22,9 +24,18 @@ from mail.html_text import html_to_text
 from mail.parse import MAX_PARTS, Leaf, leaves, part_filename, read_tree
 
 MASKED_HEADER = "X-Gateway-Masked"
-# Every header is masked as read (X-Mailer, Organization, Message-ID, User-Agent… are the
-# client's or their program's words as much as the Subject is), except those that hold the
-# structure: a multipart's boundary, the transfer encoding the copy itself sets.
+WITHHELD_HEADER = "X-Gateway-Withheld-Headers"
+# What a mail client shows of a message or a part, and what holds its structure: kept, each
+# masked as read (display names, the Subject after RFC 2047 decoding, a file name). The rest
+# is nothing the gateway classified, so it is withheld (the original keeps it).
+SHOWN_HEADERS = frozenset(
+    {
+        "from", "sender", "reply-to", "to", "cc", "date", "subject", "message-id",
+        "in-reply-to", "references", "mime-version", "content-type",
+        "content-transfer-encoding", "content-disposition", "content-id",
+    }
+)  # fmt: skip
+# The transfer encoding the copy itself sets, and the MIME version, are never masked.
 STRUCTURAL_HEADERS = frozenset({"mime-version", "content-transfer-encoding"})
 READABLE_UTF8 = Charset("utf-8")
 READABLE_UTF8.body_encoding = QP  # still readable in a mail's source, unlike base64
@@ -81,22 +92,36 @@ def _every_part(message: Message) -> list[Message]:
 
 
 def _mask_headers(part: Message) -> bool:
-    """Every header masked as read, in place and in order (a name may repeat)."""
+    """The headers a mail client shows or needs, masked as read, in place and in order (a name
+    may repeat); every other header (Comments, Keywords, X-Mailer…, which the gateway does
+    not classify) withheld, named in one line. A multipart whose boundary or parameters
+    hold a number gets a boundary of letters, so masking its Content-Type keeps the tree."""
+    if part.is_multipart() and redact(str(part.get("Content-Type", ""))) != str(
+        part.get("Content-Type", "")
+    ):
+        part.set_boundary(_letters_boundary())
     originals = list(part.raw_items())
-    masked = [_masked_header(part, name, value) for name, value in originals]
-    if all(value is None for value in masked):
+    kept = [(name, value) for name, value in originals if name.lower() in SHOWN_HEADERS]
+    withheld = sorted({redact(name) for name, _ in originals} - {name for name, _ in kept})
+    masked = [_masked_header(name, value) for name, value in kept]
+    if not withheld and all(value is None for value in masked):
         return False
     for name in {name for name, _ in originals}:
         del part[name]
-    for (name, value), replaced in zip(originals, masked, strict=True):
+    for (name, value), replaced in zip(kept, masked, strict=True):
         part.set_raw(name, value if replaced is None else replaced)
+    if withheld:
+        part[WITHHELD_HEADER] = ", ".join(withheld)[:900]
     return True
 
 
-def _masked_header(part: Message, name: str, value: str) -> str | None:
+def _letters_boundary() -> str:
+    return "gateway-" + "".join(secrets.choice(string.ascii_letters) for _ in range(24))
+
+
+def _masked_header(name: str, value: str) -> str | None:
     """The masked value, or None where there is nothing to mask."""
-    lower = name.lower()
-    if lower in STRUCTURAL_HEADERS or (lower == "content-type" and part.is_multipart()):
+    if name.lower() in STRUCTURAL_HEADERS:
         return None
     text = decoded_header(value)
     masked = redact(text)

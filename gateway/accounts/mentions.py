@@ -17,12 +17,15 @@ failed verification, which reads the same as a wrong code.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.redaction import LOOK_ALIKE_NUMBER as _LOOK_ALIKE_NUMBER
+from gateway.redaction import as_digits as _as_digits
 from gateway.service_names import undisguised
 from gateway.storage.models import AccountMention
 from policies.normalize import fold
@@ -36,6 +39,7 @@ CHUNK = 500
 # Words that stand between a kind of service and its number ("vps no. 1234", "serwer nr 12").
 FILLERS = frozenset({"no", "nr", "number", "numer", "num", "id", "nummer"})
 _WORD = re.compile(r"[^\W_]+")
+_DIGIT_DRESSING = re.compile("[\ufe0f\u20e3]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,24 @@ def key_of(name: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return [word for word in _WORD.findall(fold(undisguised(text))) if word not in FILLERS]
+    """The text's words as keys are made of: look-alikes folded, digits of any script and any
+    dressing (keycaps) as ASCII digits, letters posing as digits beside digits as those
+    digits ("vps-l234"), and whatever is still not an ASCII letter or digit dropped (a
+    dash-like or dot-like letter inside "abcーfirma" or "exampleꞏpl" hides nothing)."""
+    folded = fold(undisguised(_DIGIT_DRESSING.sub("", text)))
+    words = []
+    for word in _WORD.findall(folded):
+        word = _LOOK_ALIKE_NUMBER.sub(_as_digits, "".join(_ascii(char) for char in word))
+        if word and word not in FILLERS:
+            words.append(word)
+    return words
+
+
+def _ascii(char: str) -> str:
+    if char.isascii():
+        return char if char.isalnum() else ""
+    digit = unicodedata.decimal(char, None)
+    return "" if digit is None else str(digit)
 
 
 def _long_enough(key: str) -> bool:

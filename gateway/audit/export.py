@@ -65,6 +65,7 @@ async def export_ticket(session: AsyncSession, keys: Keys, ticket: str) -> dict[
         for row in records
     ]
     verification = next((r for r in links if r["kind"] == "verification"), None)
+    chained_lines = set(verification["chained_body"].get("lines") or []) if verification else set()
     # The transcript's first line, the recording notice, is never empty until it is purged.
     purged = any(is_purged(row.text) for row in transcript) or is_purged(request.action_text)
     fields = {
@@ -80,11 +81,14 @@ async def export_ticket(session: AsyncSession, keys: Keys, ticket: str) -> dict[
         "content_purged": purged,
         "request": fields,
         "request_text_sha256": _request_digest(request, verification, purged),
+        # "chained": the line is one the verification record names by its digest; any other
+        # line (the bot's and staff's words among them) is the database's word alone.
         "transcript": [
             {
                 "author": row.author,
                 "text": None if is_purged(row.text) else row.text,
                 "ts": _iso(row.created_at),
+                "chained": row.id in chained_lines,
             }
             for row in transcript
         ],

@@ -12,6 +12,7 @@ from gateway.audit.agreement import first_disagreement
 from gateway.audit.chain import verify_chain
 from gateway.audit.export import UnknownTicket, export_ticket
 from gateway.audit.witness import (
+    Head,
     heads_in,
     malformed_heads,
     marker_problem,
@@ -62,6 +63,18 @@ async def verify(args: argparse.Namespace, settings: Settings) -> int:
             print(f"gateway: witness {path} holds {what}", file=sys.stderr)
             return 1
         heads += found
+    try:
+        return await _verify(args, settings, heads)
+    except (ValueError, TypeError) as exc:  # a value no gateway wrote: a date that is no date
+        print(
+            f"gateway: a row cannot be read ({type(exc).__name__}: {exc}): edited outside "
+            "the gateway?",
+            file=sys.stderr,
+        )
+        return 1
+
+
+async def _verify(args: argparse.Namespace, settings: Settings, heads: list[Head]) -> int:
     async with open_core(settings) as core, core.sessions() as session:
         report = await verify_chain(session, core.keys)
         rows = await first_disagreement(session) if report.intact else None

@@ -46,6 +46,7 @@ DEMO_ACCOUNTS = [
     },
 ]
 DEMO_STAFF = "staff"
+DEMO_STAFF_MAILBOX = "staff@example.net"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,8 @@ class DemoLogins:
                 f"    send a mail: curl smtp://{settings.smtp.host}:{settings.smtp.port} "
                 f"--mail-from demo-client@example.com --mail-rcpt {settings.smtp.addresses[0]} "
                 "-T message.txt",
-                f"  outbound mail (auto-replies, staff copies) lands in {maildir}/new/",
+                f"  outbound mail (auto-replies, and staff copies to {settings.staff.mailbox}) "
+                f"lands in {maildir}/new/",
                 f"  health {base}/healthz; metrics (a listener of its own): "
                 f"http://{settings.metrics.host}:{settings.metrics.port}/metrics",
                 "Ctrl-C stops.",

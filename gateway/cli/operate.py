@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.audit.chain import ensure_checkpoint
-from gateway.cli.demo import DemoLogins, seed_demo
+from gateway.cli.demo import DEMO_STAFF_MAILBOX, DemoLogins, seed_demo
 from gateway.config import Settings, replace
 from gateway.core import open_core
 from gateway.logs import configure_logging
@@ -97,6 +97,8 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     logins: DemoLogins = asyncio.run(_prepare_demo(settings))
     if not settings.panel.api_key:
         settings = replace(settings, panel={"api_key": logins.panel_api_key})
+    if not settings.staff.mailbox:  # so a newcomer sees what staff receive, in var/outbox/
+        settings = replace(settings, staff={"mailbox": DEMO_STAFF_MAILBOX})
     run(settings, banner=logins.banner(settings))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from gateway.codes.totp import CHAT_WINDOW, EMAIL_WINDOW
 from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
 from gateway.credentials import Credentials
 from gateway.identifiers import FoundIdentifier
+from gateway.keys import Keys
+from gateway.logs import fields
 from gateway.metrics import Metrics
 from gateway.pipeline import identification, store
 from gateway.pipeline.analysis import Analysis
@@ -25,12 +28,14 @@ from gateway.pipeline.forwarding import Forwarder
 from gateway.pipeline.model import RequestStatus, Verification
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.scope import Scope, scope_of, store_scope
+from gateway.pipeline.sealing import seal, sealed
 from gateway.pipeline.tickets import new_ticket
 from gateway.pipeline.transitions import Event, apply
 from gateway.pipeline.turn import Turn, Voice
 from gateway.storage.models import Account, ChangeRequest, InboundMail
 from policies import Channel, Decision, Duties, Requirement
 
+log = logging.getLogger(__name__)
 WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
 CLOCK_SKEW = timedelta(minutes=5)  # between the nodes that hold and verify a request
 
@@ -42,7 +47,7 @@ class Holds:
         forwarder: Forwarder,
         notices: AccountNotices,
         voice: Voice,
-        identifier_key: bytes,
+        keys: Keys,
         clock: Clock,
         metrics: Metrics,
         hold_hours: int,
@@ -52,7 +57,7 @@ class Holds:
         self._forwarder = forwarder
         self._notices = notices
         self._voice = voice
-        self._identifier_key = identifier_key
+        self._keys = keys
         self._clock = clock
         self._metrics = metrics
 
@@ -86,6 +91,7 @@ class Holds:
             created_at=self._clock.now(),
         )
         store_scope(request, scope)
+        seal(self._keys, request)
         turn.session.add(request)
         await turn.session.flush()
         if line is not None:
@@ -107,6 +113,7 @@ class Holds:
             return
         store_scope(request, scope_of(request).widened(message.scope))
         request.request_text = f"{request.request_text}\n{line.text}".strip()
+        seal(self._keys, request)
         await store.link_line(turn.session, line.id, request.id)
 
     def identify(self, request: ChangeRequest, identifiers: Sequence[FoundIdentifier] = ()) -> bool:
@@ -116,12 +123,13 @@ class Holds:
         if services:
             found = identification.by_service(services[0])
         elif identifiers:
-            found = identification.by_identifier(self._identifier_key, identifiers[0])
+            found = identification.by_identifier(self._keys.identifier, identifiers[0])
         else:
             return False
         request.identified_by = found.identified_by
         request.service = found.service
         request.identifier_hash = found.identifier_hash
+        seal(self._keys, request)
         return True
 
     # -- working on the active request ------------------------------------------------------
@@ -188,6 +196,15 @@ class Holds:
                 self.count_refusal(turn, "sender_not_authenticated")
                 await self._voice.reply(turn, "sender_not_authenticated", ticket=request.ticket)
                 return
+        if not sealed(self._keys, request):
+            # What the client was asked to confirm was changed behind the gateway's back.
+            log.error(
+                "held request edited outside the gateway", extra=fields(ticket=request.ticket)
+            )
+            turn.verified = False
+            self.count_refusal(turn, "request_edited")
+            await self._voice.about(turn, request, "verification_failed", remaining=0)
+            return
         age = self._clock.now() - request.created_at
         if not -CLOCK_SKEW <= age <= self._hold:
             # Held longer than requests may be (the next sweep withdraws it), or dated in the

@@ -162,6 +162,9 @@ class ChangeRequest(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sender_authentication: Mapped[str] = mapped_column(String(8), default="none")
     requested_by_staff: Mapped[str | None] = mapped_column(String(64))
+    # "key id:HMAC" over what the request is about, set by the gateway whenever it sets those
+    # (gateway.pipeline.sealing): no code verifies a held row edited in the database.
+    seal: Mapped[str | None] = mapped_column(String(100))
     # The client's e-mail that made the request: staff receive it attached as message/rfc822.
     inbound_mail_id: Mapped[int | None] = mapped_column(BigInteger)
     closed_by: Mapped[str | None] = mapped_column(String(64))

@@ -47,6 +47,10 @@ from gateway.destinations import find_destinations
         ("the address in my profile on twitter @evilhacker.", ("handle:@evilhacker",)),
         ("point the A at IP 1 . 2 . 3 . 4", ("1.2.3.4",)),
         ("point the A at 0x01020304", ("1.2.3.4",)),
+        # Re-review (helper-12, F4).
+        ("change the contact e-mail to evil @ attacker . example", ("evil@attacker.example",)),
+        ("change the contact e-mail to evil at attacker dot example", ("evil@attacker.example",)),
+        ("we meet at noon. Then call me", ()),
     ],
 )
 def test_every_kind_of_destination_is_named(text: str, expected: tuple[str, ...]) -> None:

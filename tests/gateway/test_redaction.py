@@ -103,6 +103,8 @@ def test_masks_codes_and_identifiers(text: str, expected: str) -> None:
         "zamówienie ZAM1234567 oraz usługa hosting-12345",
         "ticket T-482135, re: [T-000001]",
         "ticket [T-ABC123]",
+        "hello2 and I2C, lol, COVID-19",
+        "open ports 80, 443, 8080 and 8443",
         "",
     ],
 )
@@ -158,6 +160,16 @@ def test_a_code_split_by_any_single_separator_is_masked(text: str) -> None:
         ("44051401 / 359", "[PESEL]"),
         ("forty-four zero five fourteen zero one three five nine", "[code]"),
         ("czterdzieści cztery zero pięć czternaście zero jeden trzy pięć dziewięć", "[code]"),
+        # Review (helper-12, F3).
+        (
+            "PESEL 4\ufe0f\u20e34\ufe0f\u20e30\ufe0f\u20e35\ufe0f\u20e31\ufe0f\u20e34\ufe0f"
+            "\u20e30\ufe0f\u20e31\ufe0f\u20e33\ufe0f\u20e35\ufe0f\u20e39\ufe0f\u20e3",
+            "PESEL [PESEL]",
+        ),
+        ("NIP 123 -- 456 -- 32 -- 18", "NIP [NIP]"),
+        ("pesel 4405 l4Ol 359", "pesel [PESEL]"),
+        ("my PESEL: 4405  1401359.", "my PESEL: [PESEL]."),
+        ("A0 000/000", "A0 [number]"),
     ],
 )
 def test_identifiers_written_with_separators_are_masked(text: str, expected: str) -> None:

@@ -241,3 +241,28 @@ async def test_a_hold_dated_in_the_future_is_verified_by_no_code(
         await edit(core, await request_of(core, client), created_at=created)
         clock.advance(seconds=30)
         assert not (await client.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"destinations": '["evil@attacker.example"]'},
+        {"intents": '["dns_change", "access_grant"]'},
+        {"services": '["anna.example", "sklep-anny.pl"]'},
+        {"request_text": "Please add a TXT record to anna.example and forward all mail to evil"},
+        {"duties": '{"notify_contact": false, "cooling_off_seconds": 0}'},
+    ],
+)
+async def test_a_held_request_widened_in_the_database_is_verified_by_no_code(
+    core: Core, clients: dict[str, int], clock: MovableClock, values: dict[str, Any]
+) -> None:
+    """Re-review (helper-13, 1): a held row's destinations edited before the client gave the
+    code got the edit verified (the record chains what the row holds). The gateway seals what
+    a held request is about; no code is checked for a row whose seal does not hold."""
+    client = await MemoryChat(core.pipeline, language="en").open()
+    await client.say("Please add a TXT record to anna.example")
+    await edit(core, await request_of(core, client), **values)
+    clock.advance(seconds=30)
+    assert not (await client.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified
+    async with core.sessions() as session:
+        assert list(await session.scalars(select(AuditRecord))) == []

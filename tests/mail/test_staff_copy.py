@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import quopri
+from email import message_from_bytes
 
-from mail.staff_copy import MASKED_HEADER, decoded_header, masked_original
+from mail.staff_copy import MASKED_HEADER, WITHHELD_HEADER, decoded_header, masked_original
 
 PESEL = "44051401359"
 QP = "Content-Transfer-Encoding: quoted-printable"
@@ -149,24 +150,30 @@ def test_a_header_that_is_not_utf8_is_read_as_far_as_it_can_be() -> None:
     copy.as_bytes()  # writable
 
 
-def test_every_header_is_masked_but_the_structure() -> None:
-    """X-Mailer, Organization, Message-ID, User-Agent… are words staff read too."""
+def test_headers_are_masked_or_withheld_and_the_structure_kept() -> None:
+    """What a mail client shows is masked as read; X-Mailer, Organization, User-Agent,
+    Comments, Keywords… are not classified, so they are withheld (named, masked) — review
+    (helper-12, F2): "Comments: ALSO transfer example.pl" rode on a verified copy. A boundary
+    holding a number (helper-12, F3) is replaced, and the tree still parses."""
     raw = (
         b"From: jan@example.com\r\nX-Mailer: code 86829847 PESEL 44051401359\r\n"
         b"Organization: NIP 1234563218\r\nMessage-ID: <39451456@attacker.test>\r\n"
-        b"User-Agent: =?utf-8?q?PESEL_44051401359?=\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="123456"\r\n\r\n'
-        b"--123456\r\nContent-Type: text/plain\r\n\r\nhello\r\n--123456--\r\n"
+        b"User-Agent: =?utf-8?q?PESEL_44051401359?=\r\nComments: ALSO transfer example.pl\r\n"
+        b"Keywords: example.pl\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="PESEL-44051401359"; x-pesel="44051401359"'
+        b"\r\n\r\n--PESEL-44051401359\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        b"--PESEL-44051401359--\r\n"
     )
     copy = masked_original(raw)
-    shown = "\n".join(decoded_header(value) for _, value in copy.items())
-    for secret in ("86829847", PESEL, "1234563218", "39451456"):
+    shown = copy.as_bytes()
+    for secret in (b"86829847", PESEL.encode(), b"1234563218", b"39451456", b"example.pl"):
         assert secret not in shown
-    assert [name for name, _ in copy.items()][:6] == [
-        "From", "X-Mailer", "Organization", "Message-ID", "User-Agent", "MIME-Version"
-    ]  # fmt: skip
-    (part,) = [p for p in copy.walk() if not p.is_multipart()]
-    assert part.get_payload().strip() == "hello"  # the boundary kept: the structure is intact
+    names = [name for name, _ in copy.items()]
+    assert names[:3] == ["From", "Message-ID", "MIME-Version"]
+    assert "X-Mailer" not in names and "Comments" not in names
+    assert "Comments" in copy[WITHHELD_HEADER] and "X-Mailer" in copy[WITHHELD_HEADER]
+    (part,) = [p for p in message_from_bytes(shown).walk() if not p.is_multipart()]
+    assert part.get_payload().strip() == "hello"  # a new boundary: the structure is intact
 
 
 def test_html_is_masked_as_a_reader_sees_it() -> None:

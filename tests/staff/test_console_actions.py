@@ -268,6 +268,7 @@ async def test_the_evidence_page_is_the_export_with_the_chains_verdict(
     ticket = await verified_request(visitor, clock)
     html = await staff.page(f"/staff/tickets/{ticket}")
     assert 'data-verdict="ok"' in html and f"Evidence for {ticket}" in html
+    assert 'data-chained="yes"' in html and 'data-chained="no"' in html  # client's vs bot's
     async with staff.http.get(f"{staff.base}/staff/tickets/{ticket}.json") as response:
         assert response.status == 200
         bundle = await response.json()
