@@ -40,6 +40,8 @@ CHUNK = 500
 FILLERS = frozenset({"no", "nr", "number", "numer", "num", "id", "nummer"})
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT_DRESSING = re.compile("[\ufe0f\u20e3]")
+# A flag is two letters: "🇵🇱" is "pl".
+_FLAG_LETTERS = {0x1F1E6 + offset: chr(ord("a") + offset) for offset in range(26)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ def _words(text: str) -> list[str]:
     dressing (keycaps) as ASCII digits, letters posing as digits beside digits as those
     digits ("vps-l234"), and whatever is still not an ASCII letter or digit dropped (a
     dash-like or dot-like letter inside "abcーfirma" or "exampleꞏpl" hides nothing)."""
-    folded = fold(undisguised(_DIGIT_DRESSING.sub("", text)))
+    folded = fold(undisguised(_DIGIT_DRESSING.sub("", text).translate(_FLAG_LETTERS)))
     words = []
     for word in _WORD.findall(folded):
         word = _LOOK_ALIKE_NUMBER.sub(_as_digits, "".join(_ascii(char) for char in word))
