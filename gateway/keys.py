@@ -8,6 +8,7 @@ every stored PESEL/NIP/REGON hash unfindable.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,30 @@ class Keys:
     def all_secrets(self) -> tuple[bytes, ...]:
         """Current first; retired keys still verify what they signed."""
         return (self.secret, *self.previous)
+
+    def sign(self, message: str) -> tuple[str, str]:
+        """(key id, MAC) of the message under the current secret. Each kind of thing signed
+        starts its message with its own prefix, so no signature stands for another kind."""
+        return key_id(self.secret), _mac(self.secret, message)
+
+    def signed(self, signer: str, mac: str, message: str) -> bool:
+        """Signed by the key `signer` names, current or retired, compared in constant time."""
+        for secret in self.all_secrets:
+            if key_id(secret) == signer:
+                return hmac.compare_digest(_mac(secret, message), mac)
+        return False
+
+    def seal(self, message: str) -> str:
+        """The signature as one column: "key id:MAC"."""
+        return ":".join(self.sign(message))
+
+    def sealed(self, seal: str | None, message: str) -> bool:
+        signer, _, mac = (seal or "").partition(":")
+        return self.signed(signer, mac, message)
+
+
+def _mac(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
 def key_id(key: bytes) -> str:

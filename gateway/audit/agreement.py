@@ -22,6 +22,7 @@ from gateway.audit.records import ACTION, EXPIRY, VERIFICATION
 from gateway.pipeline.model import Author, RequestStatus, Verification
 from gateway.redaction import redact
 from gateway.retention import PENDING, is_purged
+from gateway.storage.batches import pages
 from gateway.storage.models import AuditRecord, ChangeRequest, TranscriptMessage
 from gateway.timefmt import iso
 
@@ -182,33 +183,22 @@ def _field(name: str, mine: Any, chained: Any, seq: int) -> str:
 async def first_disagreement(session: AsyncSession, batch: int = 500) -> str | None:
     """Every request row against the chain, in id order, then every chained ticket against
     the rows; the first that differs, named by table, id and field."""
-    last_id = 0
-    while True:
-        rows = (
+    async for rows in pages(session, select(ChangeRequest), ChangeRequest.id, batch):
+        chained = list(
             await session.scalars(
-                select(ChangeRequest)
-                .where(ChangeRequest.id > last_id)
-                .order_by(ChangeRequest.id)
-                .limit(batch)
+                select(AuditRecord)
+                .where(AuditRecord.ticket.in_([row.ticket for row in rows]))
+                .order_by(AuditRecord.seq)
             )
-        ).all()
-        if not rows:
-            break
-        records: dict[str, list[AuditRecord]] = {}
-        chained = await session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.ticket.in_([row.ticket for row in rows]))
-            .order_by(AuditRecord.seq)
         )
+        records: dict[str, list[AuditRecord]] = {}
         for record in chained:
             records.setdefault(record.ticket, []).append(record)
-        every = [record for found in records.values() for record in found]
-        lines = await lines_for(session, rows, every)
+        lines = await lines_for(session, rows, chained)
         for row in rows:
             problem = disagreement(row, records.get(row.ticket, []), lines)
             if problem:
                 return f"change_requests {row.id} ({row.ticket}): {problem}"
-        last_id = rows[-1].id
     orphan = await session.scalar(
         select(AuditRecord)
         .where(~exists().where(ChangeRequest.ticket == AuditRecord.ticket))

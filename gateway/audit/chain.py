@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.witness import Head, head_of
 from gateway.clock import Clock
-from gateway.keys import Keys, key_id
+from gateway.keys import Keys
+from gateway.storage.batches import pages
 from gateway.storage.models import AuditRecord, ChainCheckpoint
 
 GENESIS_HASH = "0" * 64
@@ -52,8 +53,8 @@ def chained_form(record: Mapping[str, Any]) -> dict[str, Any]:
     return chained
 
 
-def _checkpoint_mac(key: bytes, seq: int, head: str) -> str:
-    return hmac.new(key, f"chain-checkpoint:{seq}:{head}".encode(), hashlib.sha256).hexdigest()
+def _checkpoint_message(seq: int, head: str) -> str:
+    return f"chain-checkpoint:{seq}:{head}"
 
 
 async def ensure_checkpoint(session: AsyncSession, keys: Keys) -> None:
@@ -65,13 +66,8 @@ async def ensure_checkpoint(session: AsyncSession, keys: Keys) -> None:
 
 
 def _new_checkpoint(keys: Keys, seq: int, head: str) -> ChainCheckpoint:
-    return ChainCheckpoint(
-        id=CHECKPOINT_ID,
-        seq=seq,
-        hash=head,
-        key_id=key_id(keys.secret),
-        mac=_checkpoint_mac(keys.secret, seq, head),
-    )
+    signer, mac = keys.sign(_checkpoint_message(seq, head))
+    return ChainCheckpoint(id=CHECKPOINT_ID, seq=seq, hash=head, key_id=signer, mac=mac)
 
 
 class AuditChain:
@@ -117,11 +113,8 @@ class AuditChain:
 
 
 def _checkpoint_is_genuine(keys: Keys, checkpoint: ChainCheckpoint) -> bool:
-    for key in keys.all_secrets:
-        if key_id(key) == checkpoint.key_id:
-            expected = _checkpoint_mac(key, checkpoint.seq, checkpoint.hash)
-            return hmac.compare_digest(expected, checkpoint.mac)
-    return False
+    message = _checkpoint_message(checkpoint.seq, checkpoint.hash)
+    return keys.signed(checkpoint.key_id, checkpoint.mac, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +130,7 @@ class ChainReport:
 async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> ChainReport:
     """Walk every link in order; the first inconsistency is reported with its record number."""
     expected_prev, expected_seq = GENESIS_HASH, 1
-    last_seq = 0
-    while True:
-        rows = (
-            await session.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.seq > last_seq)
-                .order_by(AuditRecord.seq)
-                .limit(batch)
-            )
-        ).all()
-        if not rows:
-            break
+    async for rows in pages(session, select(AuditRecord), AuditRecord.seq, batch):
         for row in rows:
             if row.seq != expected_seq:
                 found = f"missing (the next record present is {row.seq})"
@@ -156,7 +138,7 @@ async def verify_chain(session: AsyncSession, keys: Keys, batch: int = 1000) -> 
             problem = _link_problem(row, expected_prev)
             if problem:
                 return ChainReport(expected_seq - 1, f"record {row.seq}: {problem}")
-            expected_prev, expected_seq, last_seq = row.hash, row.seq + 1, row.seq
+            expected_prev, expected_seq = row.hash, row.seq + 1
     count = expected_seq - 1
     checkpoint = await session.get(ChainCheckpoint, CHECKPOINT_ID)
     if checkpoint is None:

@@ -11,7 +11,6 @@ holds them) and checks that the database still holds each head it names.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.keys import Keys, key_id
+from gateway.keys import Keys
 from gateway.storage.models import AuditRecord, ChainCheckpoint
 
 TOKEN_RE = re.compile(
@@ -50,21 +49,18 @@ class Head:
         return f"chain-head seq={self.seq} hash={self.hash} key={self.key} mac={self.mac}"
 
 
-def _mac(secret: bytes, seq: int, head: str) -> str:
-    return hmac.new(secret, f"chain-witness:{seq}:{head}".encode(), hashlib.sha256).hexdigest()
+def _message(seq: int, head: str) -> str:
+    return f"chain-witness:{seq}:{head}"
 
 
 def head_of(keys: Keys, seq: int, head: str) -> Head:
-    return Head(seq, head, key_id(keys.secret), _mac(keys.secret, seq, head))
+    return Head(seq, head, *keys.sign(_message(seq, head)))
 
 
 def genuine(keys: Keys, head: Head) -> bool:
     """Signed by one of our keys: a forged token cannot make a good database look rolled
     back, nor name a head that never was."""
-    for secret in keys.all_secrets:
-        if key_id(secret) == head.key:
-            return hmac.compare_digest(_mac(secret, head.seq, head.hash), head.mac)
-    return False
+    return keys.signed(head.key, head.mac, _message(head.seq, head.hash))
 
 
 async def mark_witnessed(session: AsyncSession, keys: Keys, head: Head) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import uuid
 from email.message import EmailMessage
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.keys import Keys, key_id
+from gateway.keys import Keys
 from gateway.storage.models import OutboxItem
 
 _WAKE_HOOKED = "outbox_wake_hooked"
@@ -62,7 +61,6 @@ class Outbox:
     ) -> None:
         now = self._clock.now()
         delivery_id = str(uuid.uuid4())
-        seal = _seal(self._keys.secret, kind, destination, delivery_id, payload)
         session.add(
             OutboxItem(
                 kind=kind,
@@ -74,7 +72,7 @@ class Outbox:
                 next_attempt_at=now,
                 created_at=now,
                 last_error="",
-                seal=f"{key_id(self._keys.secret)}:{seal}",
+                seal=self._keys.seal(_sealed_text(kind, destination, delivery_id, payload)),
             )
         )
         if not session.info.get(_WAKE_HOOKED):
@@ -88,20 +86,13 @@ class Outbox:
     def sealed(self, item: OutboxItem) -> bool:
         """Queued by the gateway and unchanged since: whoever can write the database can add
         or edit a row, but not seal it (the staff copy that names a login, the witness)."""
-        found, _, mac = (item.seal or "").partition(":")
-        for secret in self._keys.all_secrets:
-            if key_id(secret) == found:
-                payload = bytes(item.payload)
-                expected = _seal(secret, item.kind, item.destination, item.delivery_id, payload)
-                return hmac.compare_digest(expected, mac)
-        return False
+        text = _sealed_text(item.kind, item.destination, item.delivery_id, bytes(item.payload))
+        return self._keys.sealed(item.seal, text)
 
     def _wake(self, session: Session) -> None:
         session.info.pop(_WAKE_HOOKED, None)
         self.work_added.set()
 
 
-def _seal(secret: bytes, kind: str, destination: str, delivery_id: str, payload: bytes) -> str:
-    digest = hashlib.sha256(payload).hexdigest()
-    text = f"outbox:{kind}:{destination}:{delivery_id}:{digest}"
-    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
+def _sealed_text(kind: str, destination: str, delivery_id: str, payload: bytes) -> str:
+    return f"outbox:{kind}:{destination}:{delivery_id}:{hashlib.sha256(payload).hexdigest()}"

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.storage.engine import writer_turn
 from gateway.storage.models import Base
@@ -72,3 +73,18 @@ async def apply(
     else:
         result = await connection.execute(update(model).where(*where).values(dict(values)))
     return int(result.rowcount)
+
+
+async def pages(
+    session: AsyncSession, query: Select[Any], key: InstrumentedAttribute[Any], size: int
+) -> AsyncIterator[Sequence[Any]]:
+    """A read of many rows in pages by keyset (`key > the last one seen`), in the caller's
+    session: a check over millions of rows never loads them all at once."""
+    last: Any = None
+    while True:
+        page = query if last is None else query.where(key > last)
+        rows = (await session.scalars(page.order_by(key).limit(size))).all()
+        if not rows:
+            return
+        yield rows
+        last = getattr(rows[-1], key.key)

@@ -139,7 +139,9 @@ async def test_an_edited_marker_neither_stops_the_witness_nor_vouches_for_a_roll
     await edit_marker(core, seq=999)
     async with core.sessions() as session:
         assert "not signed by a known key" in str(await marker_problem(session, core.keys))
-        ticket = (await session.scalars(select(AuditRecord.ticket))).first()
+        ticket = (
+            await session.scalars(select(AuditRecord.ticket).order_by(AuditRecord.seq))
+        ).first()
         assert ticket is not None
         bundle = await export_ticket(session, core.keys, ticket)
     assert bundle["last_witnessed_head"] is None
@@ -164,7 +166,9 @@ async def test_the_export_says_when_the_chain_around_its_records_is_broken(
     assert (await chat.form("anna.nowak", totp_for(ANNA_SECRET).at(clock.now()))).verified
     await append(core, 1, first=3)
     async with core.sessions.begin() as session:
-        ticket = (await session.scalars(select(AuditRecord.ticket))).first()
+        ticket = (
+            await session.scalars(select(AuditRecord.ticket).order_by(AuditRecord.seq))
+        ).first()
         await session.execute(delete(AuditRecord).where(AuditRecord.seq == 2))
     async with core.sessions() as session:
         assert ticket is not None
