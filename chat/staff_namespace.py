@@ -68,9 +68,11 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             )
 
     async def status(self, status: Status) -> None:
-        """The stage as staff see it: never the client's resume token."""
+        """The stage as staff see it: never the client's resume token, nor the approval
+        number a client was shown (a phone agent's page has its own call's number)."""
         data = status_json(status, None)
         del data["token"]
+        data.pop("approval", None)
         await self._push("status", data)
 
     async def request(self, ticket: str) -> None:

@@ -18,10 +18,16 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 def status_json(status: Status, token: str | None) -> dict[str, Any]:
-    return {
+    shown: dict[str, Any] = {
         "conversation": status.conversation,
         "token": token,
         "stage": status.stage.value,
         "ticket": status.ticket,
         "intent": status.intent,
     }
+    if status.approval is not None:  # contract section 11: only while one is pending
+        shown["approval"] = {
+            "number": status.approval.number,
+            "expires_at": iso(status.approval.expires_at),
+        }
+    return shown

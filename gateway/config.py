@@ -103,6 +103,29 @@ class StaffSettings:
 @dataclass(frozen=True, slots=True)
 class PanelSettings:
     api_key: str = ""
+    # Where a challenge opened is POSTed (signed like the staff webhook with webhook_secret), so
+    # the panel can notify the client's device; empty: the panel polls.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    demo: bool = False  # the demo Client Panel page (gateway demo turns it on); never in production
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalsSettings:
+    """The client approving a held request in the Client Panel (contract section 11): the
+    number shown to the requester has `digits` digits and lives `ttl_seconds`."""
+
+    digits: int = 2
+    ttl_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.digits <= 6:
+            raise ConfigError(f"config key 'approvals.digits': expected 1 to 6, got {self.digits}")
+        if not 30 <= self.ttl_seconds <= 3600:
+            raise ConfigError(
+                "config key 'approvals.ttl_seconds': expected 30 to 3600 seconds, "
+                f"got {self.ttl_seconds}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +239,7 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
+    approvals: ApprovalsSettings = field(default_factory=ApprovalsSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     policies: PoliciesSettings = field(default_factory=PoliciesSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)

@@ -10,10 +10,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.approvals.challenges import Challenges
+from gateway.approvals.contact_link import ContactLinks
+from gateway.approvals.offers import ApprovalOffers
 from gateway.audit.chain import AuditChain
 from gateway.clock import Clock, SystemClock
 from gateway.codes.verifier import CodeVerifier
@@ -21,6 +25,7 @@ from gateway.config import Settings
 from gateway.keys import Keys, load_keys
 from gateway.metrics import Metrics
 from gateway.outbox.queue import Outbox
+from gateway.pipeline.approving import PanelDecisions
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.events import EventHub
@@ -53,6 +58,17 @@ class Core:
     pipeline: Pipeline
     replies: Replies
     client_mail: ClientMail
+    challenges: Challenges
+    offers: ApprovalOffers
+    links: ContactLinks
+
+
+LINK_HOURS = 72  # how long a "not me" link works at least (a cooling-off hold: all of it)
+
+
+def public_base(settings: Settings) -> str:
+    """Where clients reach this gateway's pages: `http.public_url`, else the listener."""
+    return settings.http.public_url or f"http://{settings.http.host}:{settings.http.port}"
 
 
 def load_policies(settings: Settings) -> PolicySet:
@@ -72,12 +88,15 @@ async def open_core(
     metrics = Metrics()
     outbox = Outbox(clock, keys)
     chain = AuditChain(keys, clock)
-    notices = AccountNotices(settings.outbound.sender, outbox, clock)
+    links = ContactLinks(keys, public_base(settings), clock, timedelta(hours=LINK_HOURS))
+    notices = AccountNotices(settings.outbound.sender, outbox, clock, links)
     verifier = CodeVerifier(keys.all_secrets, clock, notices)
     forwarder = Forwarder(settings.staff, settings.outbound, chain, outbox, clock, masked_original)
     replies = Replies()
     voice = Voice(replies, clock)
     client_mail = ClientMail(settings.outbound.sender, outbox, replies, clock)
+    challenges = Challenges(settings.approvals, clock)
+    offers = ApprovalOffers(challenges, replies, outbox, settings.panel.webhook_url)
     holds = Holds(
         verifier,
         forwarder,
@@ -87,14 +106,24 @@ async def open_core(
         clock,
         metrics,
         settings.requests.hold_hours,
+        offers,
     )
-    steps = Steps(holds, voice, policies, chain, client_mail, clock)
+    decisions = PanelDecisions(holds, offers, verifier, metrics, clock)
+    steps = Steps(holds, voice, policies, chain, client_mail, clock, decisions)
     writer = TranscriptWriter(engine, clock)
     # SQLite: one turn at a time, in line with every other writer of this process;
     # PostgreSQL: as many as its pool has connections.
     slots = writer_turn(engine) if is_sqlite(settings.database.url) else asyncio.Semaphore(10)
     pipeline = Pipeline(
-        sessions, policies, steps, EventHub(), writer, clock, slots, ResumeTokens(keys)
+        sessions,
+        policies,
+        steps,
+        EventHub(),
+        writer,
+        clock,
+        slots,
+        ResumeTokens(keys),
+        challenges,
     )
     try:
         if check_schema:
@@ -113,6 +142,9 @@ async def open_core(
             pipeline,
             replies,
             client_mail,
+            challenges,
+            offers,
+            links,
         )
     finally:
         await pipeline.close_writer()

@@ -36,6 +36,19 @@ class Metrics:
             ["channel", "verification"],
             registry=self.registry,
         )
+        self.approvals = Counter(
+            "gateway_approvals",
+            "Decisions on approval challenges in the Client Panel: approved, wrong_number, "
+            "expired, denied",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self.denials = Counter(
+            "gateway_denials",
+            "Held requests the account holder said they did not make (panel or notice link)",
+            ["channel", "via"],
+            registry=self.registry,
+        )
         self.smtp_replies = Counter(
             "gateway_smtp_replies",
             "SMTP replies by code: 250 a mail taken (stored), and every refusal or failure, "

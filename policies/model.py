@@ -11,6 +11,7 @@ from types import MappingProxyType
 class Channel(StrEnum):
     CHAT = "chat"
     EMAIL = "email"
+    PHONE = "phone"  # the hotline: a staff member takes the call, the client approves in the panel
 
 
 _RANK: Mapping[str, int] = MappingProxyType({"none": 0, "identified": 1, "authenticated": 2})

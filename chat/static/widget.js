@@ -54,6 +54,8 @@ const STRINGS = {
     login: "Login",
     code: "Kod jednorazowy",
     confirm: "Potwierdź",
+    approval: "Albo zatwierdź je w Panelu Klienta:",
+    approvalLeft: "ważny jeszcze {time}",
     confirmed: "Dziękujemy, zgłoszenie zostało potwierdzone.",
     refusedCode:
       "Nie udało się potwierdzić zgłoszenia tym loginem i kodem. Sprawdź je i spróbuj ponownie.",
@@ -103,6 +105,8 @@ const STRINGS = {
     login: "Login",
     code: "One-time code",
     confirm: "Confirm",
+    approval: "Or approve it in your Client Panel:",
+    approvalLeft: "valid for {time}",
     confirmed: "Thank you, your request has been confirmed.",
     refusedCode:
       "We could not confirm the request with that login and code. Please check them and try again.",
@@ -220,6 +224,19 @@ function mount() {
   });
   const confirmButton = el("button", { class: "primary", type: "submit" }, T.confirm);
   const formNote = el("p", { class: "form-note", role: "status" });
+  // Contract section 11: the number binds a panel approval to this conversation. Not a secret,
+  // but from the server, so text like everything else; the countdown is not a live region.
+  const approvalNumber = el("strong", { class: "approval-number" });
+  const approvalLeft = el("span", { class: "approval-left" });
+  const approvalLine = el(
+    "p",
+    { class: "approval", hidden: true },
+    el("span", {}, T.approval),
+    " ",
+    approvalNumber,
+    " ",
+    approvalLeft
+  );
   const verifyForm = el(
     "form",
     { class: "verify", hidden: true, "aria-labelledby": "verify-title", novalidate: true },
@@ -232,6 +249,7 @@ function mount() {
       el("div", { class: "field" }, el("label", { for: "code" }, T.code), codeInput),
       confirmButton
     ),
+    approvalLine,
     formNote
   );
 
@@ -278,6 +296,8 @@ function mount() {
   let connection = "connecting"; // connecting | online | offline | refused
   let stage = "open";
   let ticket = null;
+  let approval = null; // { number, expires } while the server says a challenge is pending
+  let countdown = null;
 
   function render() {
     const shown = connection === "online" ? stage : connection;
@@ -290,10 +310,35 @@ function mount() {
       verifyForm.hidden = !asking;
       scrollToEnd(); // the form takes room from the log: keep the bot's latest words in view
     }
+    renderApproval();
     const closed = stage === "closed";
     textInput.disabled = closed;
     sendButton.disabled = closed;
     ended.hidden = !closed;
+  }
+
+  function renderApproval() {
+    const left = approval ? Math.ceil((approval.expires - Date.now()) / 1000) : 0;
+    if (left <= 0) {
+      approval = null; // expired here too: the panel would refuse it now
+      approvalLine.hidden = true;
+      if (countdown !== null) clearInterval(countdown);
+      countdown = null;
+      return;
+    }
+    approvalNumber.textContent = approval.number;
+    const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    approvalLeft.textContent = T.approvalLeft.replace("{time}", clock);
+    approvalLine.hidden = false;
+    if (countdown === null) countdown = setInterval(renderApproval, 1000);
+  }
+
+  function pendingApproval(status) {
+    const offered = status.stage === "authenticate" ? status.approval : null;
+    if (!offered || typeof offered !== "object") return null;
+    const expires = typeof offered.expires_at === "string" ? Date.parse(offered.expires_at) : NaN;
+    const valid = typeof offered.number === "string" && /^[0-9]{1,6}$/.test(offered.number);
+    return valid && !Number.isNaN(expires) ? { number: offered.number, expires } : null;
   }
 
   function isOpen() {
@@ -336,6 +381,7 @@ function mount() {
     }
     stage = STAGES.includes(status.stage) ? status.stage : "open";
     ticket = typeof status.ticket === "string" ? status.ticket : null;
+    approval = pendingApproval(status);
     render();
   }
 
@@ -396,6 +442,7 @@ function mount() {
     log.replaceChildren();
     stage = "open";
     ticket = null;
+    approval = null;
     connection = "connecting";
     render();
     if (isOpen()) socket.connect();

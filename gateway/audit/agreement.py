@@ -18,7 +18,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.chain import sha256_hex
-from gateway.audit.records import ACTION, EXPIRY, VERIFICATION
+from gateway.audit.records import ACTION, DENIAL, EXPIRY, VERIFICATION
 from gateway.pipeline.model import Author, RequestStatus, Verification
 from gateway.redaction import redact
 from gateway.retention import PENDING, is_purged
@@ -57,6 +57,15 @@ def disagreement(
         if expiries:
             return f"status is {request.status!r}, but record {expiries[0].seq} withdrew it"
         return "status is 'expired' with no chained expiry record"
+    denials = [r for r in records if r.kind == DENIAL]
+    if (request.verification == Verification.DENIED_BY_CLIENT) != bool(denials):
+        if denials:
+            return (
+                f"verification is {request.verification!r}, but record {denials[0].seq} denied it"
+            )
+        return "verification is 'denied_by_client' with no chained denial record"
+    if denials:
+        return _denial_differs(request, _body(denials[0]), denials[0].seq, verifications)
     if request.status not in _FORWARDED:
         if verifications:
             return f"status is {request.status!r}, but record {verifications[0].seq} forwarded it"
@@ -80,6 +89,28 @@ def disagreement(
         return _action_differs(request, _body(actions[-1]), actions[-1].seq)
     if actions:
         return f"status is {request.status!r}, but record {actions[-1].seq} closed it"
+    return None
+
+
+def _denial_differs(
+    request: ChangeRequest,
+    body: Mapping[str, Any],
+    seq: int,
+    verifications: Sequence[AuditRecord],
+) -> str | None:
+    """Denied while held (no verification record), or after it was forwarded, during a
+    cooling-off hold (its own verification record before the denial): cancelled either way."""
+    if request.status != RequestStatus.CANCELLED:
+        return f"status is {request.status!r}, but record {seq} denied it"
+    own = request.record_seq is not None and any(r.seq == request.record_seq for r in verifications)
+    if verifications and not own:
+        return f"record {verifications[0].seq} forwarded it, but record_seq is {request.record_seq}"
+    if request.record_seq is not None and not own:
+        return f"record_seq points at record {request.record_seq}, which is not its own"
+    for name in ("channel", "login", "conversation_id"):
+        chained = body.get("conversation" if name == "conversation_id" else name)
+        if getattr(request, name) != chained:
+            return _field(name, getattr(request, name), chained, seq)
     return None
 
 

@@ -21,6 +21,7 @@ from policies import Duties
 VERIFICATION = "verification"
 ACTION = "action"
 EXPIRY = "expiry"
+DENIAL = "denial"
 
 
 def _scope(request: ChangeRequest) -> dict[str, Any]:
@@ -33,15 +34,8 @@ def _scope(request: ChangeRequest) -> dict[str, Any]:
     }
 
 
-def verification_record(
-    request: ChangeRequest,
-    conversation: Conversation,
-    duties: Duties,
-    lines: list[tuple[int, str]],
-    now: datetime,
-) -> dict[str, Any]:
-    """Contract section 10's fields, the request's scope, and the duties staff must honour."""
-    hold_until = now + timedelta(seconds=duties.cooling_off_seconds)
+def _verification_fields(request: ChangeRequest, conversation: Conversation) -> dict[str, Any]:
+    """Contract section 10's fields, as a verification record and a denial both carry them."""
     return {
         "channel": request.channel,
         **_scope(request),
@@ -55,6 +49,20 @@ def verification_record(
         "client": redact(conversation.client) if conversation.client else None,
         "sender_authentication": request.sender_authentication,
         "request_text": request.request_text,
+    }
+
+
+def verification_record(
+    request: ChangeRequest,
+    conversation: Conversation,
+    duties: Duties,
+    lines: list[tuple[int, str]],
+    now: datetime,
+) -> dict[str, Any]:
+    """Contract section 10's fields, the request's scope, and the duties staff must honour."""
+    hold_until = now + timedelta(seconds=duties.cooling_off_seconds)
+    return {
+        **_verification_fields(request, conversation),
         # The transcript lines it is made of, and their digests: the console marks as covered
         # only these, and only while their text is what was verified.
         "lines": [line_id for line_id, _ in lines],
@@ -95,5 +103,22 @@ def expiry_record(request: ChangeRequest, held_hours: int, now: datetime) -> dic
         "held_since": iso(request.created_at),
         "hold_hours": held_hours,
         "request_text": request.request_text,
+        "recorded_at": iso(now),
+    }
+
+
+def denial_record(
+    request: ChangeRequest, conversation: Conversation, via: str, now: datetime
+) -> dict[str, Any]:
+    """The account holder said they did not ask for the request ("panel": in the Client Panel,
+    "contact_link": from the notice to the registered contact). Staff are told with this; the
+    request is cancelled and its conversation locked, so nothing can be acted on."""
+    return {
+        "kind": DENIAL,
+        **_verification_fields(request, conversation),
+        "denied_via": via,
+        "held_since": iso(request.created_at),
+        "requested_by_staff": request.requested_by_staff,
+        "conversation": conversation.id,
         "recorded_at": iso(now),
     }

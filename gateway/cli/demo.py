@@ -73,6 +73,8 @@ class DemoLogins:
                 f"    or: curl -X POST -H 'Authorization: Bearer {self.panel_api_key}' "
                 f'-d \'{{"login": "demo-login"}}\' {base}/api/panel/codes',
                 f"  demo-login's TOTP: {self.client_totp_uri}",
+                "  demo Client Panel (approve a request by the number the chat shows): "
+                f"{base}/demo/panel",
                 f"  support mailbox (SMTP): {settings.smtp.host}:{settings.smtp.port}, "
                 f"for {', '.join(settings.smtp.addresses)}",
                 f"    send a mail: curl smtp://{settings.smtp.host}:{settings.smtp.port} "

@@ -97,6 +97,8 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     logins: DemoLogins = asyncio.run(_prepare_demo(settings))
     if not settings.panel.api_key:
         settings = replace(settings, panel={"api_key": logins.panel_api_key})
+    # The demo Client Panel (/demo/panel): a newcomer approves their own request in a browser.
+    settings = replace(settings, panel={"demo": True})
     if not settings.staff.mailbox:  # so a newcomer sees what staff receive, in var/outbox/
         settings = replace(settings, staff={"mailbox": DEMO_STAFF_MAILBOX})
     run(settings, banner=logins.banner(settings))

@@ -179,6 +179,19 @@ class CodeVerifier:
             return False
         return bool(spent.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def count_failure(self, session: AsyncSession, account: Account) -> bool:
+        """A failure of another kind of proof (a wrong approval number) counts the same."""
+        return await self._count_failure(session, account, self._clock.now())
+
+    async def reset_failures(self, session: AsyncSession, account: Account) -> None:
+        """Another kind of proof succeeded (an approval): as after an accepted code."""
+        await session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(failed_attempts=0, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def _count_failure(self, session: AsyncSession, account: Account, now: datetime) -> bool:
         """Add one failure; the fifth locks the account and tells its owner. True if it locked."""
         expired_lock = account.locked_until is not None and account.locked_until <= now

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 import aiohttp
 
@@ -23,16 +24,25 @@ def signature_header(secret: str, timestamp: int, body: bytes) -> str:
 
 
 class WebhookSender:
-    def __init__(self, client: aiohttp.ClientSession, secret: str) -> None:
+    def __init__(
+        self,
+        client: aiohttp.ClientSession,
+        secret: str,
+        secrets_by_url: Mapping[str, str] | None = None,
+    ) -> None:
+        """`secret` signs for the staff webhook; `secrets_by_url`, for any other receiver
+        (the Client Panel's), each its own: neither receiver can forge the other's."""
         self._client = client
         self._secret = secret
+        self._secrets = dict(secrets_by_url or {})
 
     async def send(self, url: str, body: bytes, delivery_id: str, timestamp: int) -> None:
+        secret = self._secrets.get(url, self._secret)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "support-gateway",
             "X-Gateway-Delivery": delivery_id,
-            "X-Gateway-Signature": signature_header(self._secret, timestamp, body),
+            "X-Gateway-Signature": signature_header(secret, timestamp, body),
         }
         timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
         async with self._client.post(

@@ -9,6 +9,7 @@ after the commit.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.approvals.challenges import Challenges
 from gateway.clock import Clock
 from gateway.lifecycle import InFlight
 from gateway.pipeline import store
@@ -27,8 +29,10 @@ from gateway.pipeline.model import (
     Author,
     ChatMessage,
     Command,
+    ContactDenial,
     Inbound,
     Outcome,
+    PanelDecision,
     StaffCommand,
     Stage,
     Status,
@@ -68,6 +72,7 @@ class Pipeline:
         clock: Clock,
         db_slots: AbstractAsyncContextManager[Any],
         tokens: ResumeTokens,
+        challenges: Challenges,
     ) -> None:
         """`db_slots` bounds the turns holding a database session at once: a burst of a
         thousand new chats then waits in line cheaply instead of each holding a session (and
@@ -80,6 +85,7 @@ class Pipeline:
         self._writer = writer
         self._db_slots = db_slots
         self._tokens = tokens
+        self._challenges = challenges
         self.states = ConversationStates()
         self.turns = InFlight()  # shutdown lets these commit before closing the database
         events.subscribe(self.states)
@@ -120,7 +126,12 @@ class Pipeline:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None or not self._tokens.matches(conversation, token):
                 return None
-            return store.status_of(conversation, await store.active_request(session, conversation))
+            return await self._status(session, conversation)
+
+    async def _status(self, session: AsyncSession, conversation: Conversation) -> Status:
+        status = store.status_of(conversation, await store.active_request(session, conversation))
+        approval = await self._challenges.prompt(session, conversation)
+        return dataclasses.replace(status, approval=approval) if approval else status
 
     def resume_token(self, conversation_id: str) -> str:
         """What a client must present to resume; any node states the same one."""
@@ -141,7 +152,7 @@ class Pipeline:
             lock = self._turn_locks[command.conversation] = asyncio.Lock()
         with self.turns.track():
             async with lock:
-                if isinstance(command, StaffCommand):
+                if isinstance(command, StaffCommand | PanelDecision | ContactDenial):
                     return await self._full_turn(command, command)
                 return await self._handle_in_turn(command)
 
@@ -207,6 +218,8 @@ class Pipeline:
         if turn.error is None:
             conversation.updated_at = self._clock.now()
         status = store.status_of(conversation, turn.request)
+        approval = await self._challenges.prompt(session, conversation)
+        status = dataclasses.replace(status, approval=approval) if approval else status
         forwarded = turn.request is not None and turn.request.status in store.HANDED_TO_STAFF
         language = conversation.language
 
@@ -218,7 +231,13 @@ class Pipeline:
         said = turn.line or (turn.replies[0] if step is Step.STAFF_REPLY and turn.replies else None)
         message_id = said.id if said else None
         outcome = Outcome(
-            status, tuple(turn.replies), message_id, turn.error, turn.verified, turn.record
+            status,
+            tuple(turn.replies),
+            message_id,
+            turn.error,
+            turn.verified,
+            turn.record,
+            turn.panel,
         )
         return outcome, after_commit
 

@@ -13,7 +13,10 @@ from enum import StrEnum
 from gateway.pipeline.analysis import Analysis
 from gateway.pipeline.model import (
     CloseConversation,
+    ContactDenial,
     ExpireHolds,
+    PanelDecision,
+    PhoneCall,
     RecordAction,
     RequestVerification,
     StaffCommand,
@@ -45,6 +48,11 @@ class Step(StrEnum):
     CLOSE = "close"
     EXPIRE = "expire"  # the gateway's clock withdraws requests held too long
     REFUSE_STAFF = "refuse_staff"
+    PHONE_HOLD = "phone_hold"  # a hotline agent opens the caller's request
+    # The account holder, in the Client Panel, approves or denies a challenge of theirs:
+    # whether it still stands is decided by the row itself (live, the request held).
+    PANEL_DECIDE = "panel_decide"
+    CONTACT_DENY = "contact_deny"  # the registered contact's "not me" link
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,13 @@ class Situation:
 HOLDING_STAGES = frozenset({Stage.IDENTIFY, Stage.AUTHENTICATE})
 
 
-def next_step(situation: Situation, message: Analysis | StaffCommand) -> Step:
+def next_step(
+    situation: Situation, message: Analysis | StaffCommand | PanelDecision | ContactDenial
+) -> Step:
+    if isinstance(message, PanelDecision):
+        return Step.PANEL_DECIDE
+    if isinstance(message, ContactDenial):
+        return Step.CONTACT_DENY
     if isinstance(message, StaffCommand):
         return _staff_step(situation.stage, message)
     stage = situation.stage
@@ -136,6 +150,8 @@ def _staff_step(stage: Stage, command: StaffCommand) -> Step:
         return Step.STAFF_REPLY
     if isinstance(command, CloseConversation):
         return Step.CLOSE
+    if isinstance(command, PhoneCall):
+        return Step.PHONE_HOLD if stage is Stage.OPEN else Step.REFUSE_STAFF
     if isinstance(command, RequestVerification) and stage is not Stage.LOCKED:
         return Step.STAFF_HOLD
     return Step.REFUSE_STAFF

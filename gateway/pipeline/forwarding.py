@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.audit.chain import AuditChain
-from gateway.audit.records import VERIFICATION, verification_record
+from gateway.audit.records import DENIAL, VERIFICATION, denial_record, verification_record
 from gateway.clock import Clock
 from gateway.config import OutboundSettings, StaffSettings
 from gateway.outbox.messages import plain_message
@@ -37,6 +37,8 @@ VERIFICATION_HEADER = {
     Verification.IDENTIFIED: "identified",
     Verification.NOT_REQUIRED: "not-required",
 }
+# A notice, not a request to act on: the holder said they did not ask for it.
+NOTICE_HEADER = {Verification.DENIED_BY_CLIENT: "denied-by-client"}
 
 
 class StaffCopy(Protocol):
@@ -72,14 +74,18 @@ class Forwarder:
         lines: list[tuple[int, str]],
         original: bytes | None = None,
         needs_human: bool = False,
+        approval: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Called once the transition table has moved the request to `forwarded`."""
+        """Called once the transition table has moved the request to `forwarded`. `approval`:
+        the challenge the holder approved and the digest of the words they were shown."""
         verification = Verification(request.verification)
         if verification not in VERIFICATION_HEADER or request.status != RequestStatus.FORWARDED:
             raise ValueError(f"refusing to forward a request that is {verification}")
         fields = verification_record(request, conversation, duties, lines, self._clock.now())
         if needs_human:
             fields["needs_human"] = True
+        if approval:
+            fields.update(approval)
         record = await self._chain.append(session, VERIFICATION, request.ticket, fields)
         # One statement, the same for a request and for its rehearsal's stand-in.
         await session.execute(
@@ -89,6 +95,29 @@ class Forwarder:
             .execution_options(synchronize_session=False)
         )
         set_committed_value(request, "record_seq", record["record_id"])
+        self._deliver(session, record, verification, original)
+        return record
+
+    async def tell_denial(
+        self, session: AsyncSession, request: ChangeRequest, conversation: Conversation, via: str
+    ) -> dict[str, Any]:
+        """The holder said "not me": the chain records it and every path staff read is told,
+        so nobody acts on it and whoever asked can be looked at. Nothing in it is actionable."""
+        if request.verification != Verification.DENIED_BY_CLIENT:
+            raise ValueError("a denial notice for a request nobody denied")
+        fields = denial_record(request, conversation, via, self._clock.now())
+        record = await self._chain.append(session, DENIAL, request.ticket, fields)
+        self._deliver(session, record, Verification.DENIED_BY_CLIENT, None)
+        return record
+
+    def _deliver(
+        self,
+        session: AsyncSession,
+        record: dict[str, Any],
+        verification: Verification,
+        original: bytes | None,
+    ) -> None:
+        ticket = record["ticket"]
         if self._staff.mailbox:
             message = self._staff_message(record, verification, original)
             self._outbox.add_mail(
@@ -96,7 +125,7 @@ class Forwarder:
                 message,
                 [self._staff.mailbox],
                 envelope_sender=self._outbound.sender,
-                ticket=request.ticket,
+                ticket=ticket,
             )
         if self._staff.webhook_url:
             head = self._chain.head(record).token
@@ -104,9 +133,8 @@ class Forwarder:
                 session,
                 self._staff.webhook_url,
                 record_json({**record, "chain_head": head}),
-                request.ticket,
+                ticket,
             )
-        return record
 
     @staticmethod
     def stand_in(request: ChangeRequest) -> ChangeRequest:
@@ -137,7 +165,7 @@ class Forwarder:
     def _staff_message(
         self, record: Mapping[str, Any], verification: Verification, original: bytes | None
     ) -> EmailMessage:
-        header = VERIFICATION_HEADER[verification]
+        header = {**VERIFICATION_HEADER, **NOTICE_HEADER}[verification]
         message = plain_message(
             sender=self._outbound.sender,
             to=self._staff.mailbox,

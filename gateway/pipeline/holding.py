@@ -13,7 +13,11 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gateway.accounts.mentions import mentioned
+from gateway.approvals.challenges import ChallengeStatus
+from gateway.approvals.offers import ApprovalOffers
 from gateway.clock import Clock
 from gateway.codes.totp import CHAT_WINDOW, EMAIL_WINDOW
 from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
@@ -25,7 +29,7 @@ from gateway.metrics import Metrics
 from gateway.pipeline import identification, store
 from gateway.pipeline.analysis import Analysis
 from gateway.pipeline.forwarding import Forwarder
-from gateway.pipeline.model import RequestStatus, Verification
+from gateway.pipeline.model import ApprovalPrompt, RequestStatus, Verification
 from gateway.pipeline.notices import AccountNotices
 from gateway.pipeline.scope import Scope, scope_of, store_scope
 from gateway.pipeline.sealing import seal, sealed
@@ -51,8 +55,10 @@ class Holds:
         clock: Clock,
         metrics: Metrics,
         hold_hours: int,
+        offers: ApprovalOffers,
     ) -> None:
         self._hold = timedelta(hours=hold_hours)
+        self._offers = offers
         self._verifier = verifier
         self._forwarder = forwarder
         self._notices = notices
@@ -115,6 +121,9 @@ class Holds:
         request.request_text = f"{request.request_text}\n{line.text}".strip()
         seal(self._keys, request)
         await store.link_line(turn.session, line.id, request.id)
+        if await self._offers.challenges.pending(turn.session, request.id) is not None:
+            # What the holder would approve changed: the number shown so far covers no more.
+            await self.offer(turn, request, renew=True)
 
     def identify(self, request: ChangeRequest, identifiers: Sequence[FoundIdentifier] = ()) -> bool:
         """Stage 1 from the services the request names, else from a valid PESEL/NIP/REGON the
@@ -149,7 +158,41 @@ class Holds:
         if credentials is not None:
             await self.verify(turn, credentials)
         else:
-            await self._voice.about(turn, request, "ask_credentials")
+            await self.ask_code(turn, request)
+
+    async def ask_code(self, turn: Turn, request: ChangeRequest) -> None:
+        """Ask for the login and code, and offer the approval in the Client Panel beside it."""
+        prompt = await self.offer(turn, request)
+        phone = request.channel == Channel.PHONE.value
+        if prompt is None:
+            await self._voice.about(turn, request, "no_approval" if phone else "ask_credentials")
+            return
+        left = (prompt.expires_at - self._clock.now()).total_seconds()
+        await self._voice.about(
+            turn,
+            request,
+            "read_out_number" if phone else "ask_credentials",
+            approval=prompt.number,
+            minutes=max(1, round(left / 60)),
+        )
+
+    async def offer(
+        self, turn: Turn, request: ChangeRequest, *, renew: bool = False
+    ) -> ApprovalPrompt | None:
+        """The live challenge of the request, or a new one; none after three wrong numbers
+        (codes still verify), nor when stage 1 was skipped."""
+        challenges, session = self._offers.challenges, turn.session
+        if not renew:
+            live = await challenges.pending(session, request.id)
+            if live is not None:
+                return ApprovalPrompt(live.number, live.expires_at)
+            if await challenges.last_status(session, request.id) == ChallengeStatus.VOID:
+                return None
+        if request.identified_by in (None, identification.BY_LOGIN):
+            return None
+        allowed = await self.allowed_accounts(session, request)
+        language = turn.conversation.language
+        return await self._offers.offer(session, request, language, allowed)
 
     async def next_in_line(self, turn: Turn) -> None:
         """The active request is settled: the oldest one waiting behind it comes up."""
@@ -162,14 +205,7 @@ class Holds:
         """Equal work whether or not an account holds what was named: the answer's timing must
         not tell who is a client."""
         request, session = turn.active(), turn.session
-        scope = scope_of(request)
-        matched = await identification.holders(
-            session,
-            request.identified_by,
-            scope.services,
-            request.identifier_hash,
-            scope.destinations,
-        )
+        matched = await identification.holders_of(session, request)
         # Same words to the client either way; staff see an unmatched one in the console only.
         apply(Event.IDENTIFY if matched else Event.UNMATCH, turn.conversation, request)
         savepoint = await session.begin_nested()
@@ -185,6 +221,11 @@ class Holds:
 
     async def verify(self, turn: Turn, credentials: Credentials) -> None:
         request, conversation = turn.active(), turn.conversation
+        if request.channel not in WINDOWS:
+            # The hotline takes no codes at all: its caller approves in the Client Panel.
+            turn.verified = False
+            self.count_refusal(turn, "no_codes_on_this_channel")
+            return
         if request.channel == Channel.EMAIL.value and turn.inbound is not None:
             # What counts is the mail that carries the code.
             request.sender_authentication = turn.inbound.sender_authentication
@@ -196,35 +237,16 @@ class Holds:
                 self.count_refusal(turn, "sender_not_authenticated")
                 await self._voice.reply(turn, "sender_not_authenticated", ticket=request.ticket)
                 return
-        if not sealed(self._keys, request):
-            # What the client was asked to confirm was changed behind the gateway's back.
-            log.error(
-                "held request edited outside the gateway", extra=fields(ticket=request.ticket)
-            )
+        unfit = self.fit(turn, request)
+        if unfit is not None:
             turn.verified = False
-            self.count_refusal(turn, "request_edited")
-            await self._voice.about(turn, request, "verification_failed", remaining=0)
+            self.count_refusal(turn, unfit)
+            if unfit == "request_edited":
+                await self._voice.about(turn, request, "verification_failed", remaining=0)
+            else:
+                await self._voice.reply(turn, "expired", ticket=request.ticket)
             return
-        age = self._clock.now() - request.created_at
-        if not -CLOCK_SKEW <= age <= self._hold:
-            # Held longer than requests may be (the next sweep withdraws it), or dated in the
-            # future, which only an edit of the database does: no code is checked.
-            turn.verified = False
-            self.count_refusal(turn, "hold_expired")
-            await self._voice.reply(turn, "expired", ticket=request.ticket)
-            return
-        scope = scope_of(request)
-        allowed = await identification.holders(
-            turn.session,
-            request.identified_by,
-            scope.services,
-            request.identifier_hash,
-            scope.destinations,
-        )
-        # Whoever else the conversation names, in any spelling, must be the verifier too.
-        texts = await store.client_texts(turn.session, request)
-        for accounts in await mentioned(turn.session, texts):
-            allowed = accounts if allowed is None else allowed & accounts
+        allowed = await self.allowed_accounts(turn.session, request)
         check = await self._verifier.check(
             turn.session,
             credentials.login,
@@ -243,14 +265,7 @@ class Holds:
             account = await turn.session.get(Account, check.account_id)
             if account is None or check.method is None:
                 raise RuntimeError("an accepted check without its account or method")
-            request.account_id, request.login = account.id, account.login
-            request.method, request.verified_at = check.method.value, self._clock.now()
-            apply(Event.VERIFY, conversation, request)
-            await self.forward(turn, request)
-            if duties_of(request).notify_contact:
-                self._notices.request_verified(turn.session, account, request)
-            await self._voice.about(turn, request, "verified")
-            await self.next_in_line(turn)
+            await self.accept(turn, request, account, check.method.value)
             return
         conversation.failed_attempts += 1
         if conversation.failed_attempts >= MAX_FAILURES:
@@ -258,6 +273,70 @@ class Holds:
         else:
             remaining = MAX_FAILURES - conversation.failed_attempts
             await self._voice.about(turn, request, "verification_failed", remaining=remaining)
+
+    def fit(self, turn: Turn, request: ChangeRequest) -> str | None:
+        """Why no proof at all may verify the request now (a refusal reason), or None."""
+        if not sealed(self._keys, request):
+            # What the client was asked to confirm was changed behind the gateway's back.
+            log.error(
+                "held request edited outside the gateway", extra=fields(ticket=request.ticket)
+            )
+            return "request_edited"
+        age = self._clock.now() - request.created_at
+        if not -CLOCK_SKEW <= age <= self._hold:
+            # Held longer than requests may be (the next sweep withdraws it), or dated in the
+            # future, which only an edit of the database does.
+            return "hold_expired"
+        return None
+
+    async def allowed_accounts(
+        self, session: AsyncSession, request: ChangeRequest
+    ) -> frozenset[int] | None:
+        """The accounts whose proof may verify the request: those holding what it names, and
+        whoever else the conversation names, in any spelling (None: the login alone decides)."""
+        allowed = await identification.holders_of(session, request)
+        texts = await store.client_texts(session, request)
+        for accounts in await mentioned(session, [*texts, request.request_text]):
+            allowed = accounts if allowed is None else allowed & accounts
+        return allowed
+
+    async def accept(
+        self,
+        turn: Turn,
+        request: ChangeRequest,
+        account: Account,
+        method: str,
+        approval: dict[str, str] | None = None,
+    ) -> None:
+        """The account holder's proof verified the request: to staff with its record."""
+        request.account_id, request.login = account.id, account.login
+        request.method, request.verified_at = method, self._clock.now()
+        apply(Event.VERIFY, turn.conversation, request)
+        await self._offers.challenges.close_request(
+            turn.session, request.id, ChallengeStatus.REPLACED
+        )
+        await self.forward(turn, request, approval)
+        duties = duties_of(request)
+        if duties.notify_contact:
+            hold_until = self._clock.now() + timedelta(seconds=duties.cooling_off_seconds)
+            self._notices.request_verified(turn.session, account, request, hold_until)
+        await self._voice.about(turn, request, "verified")
+        await self.next_in_line(turn)
+
+    async def deny(self, turn: Turn, request: ChangeRequest, account: Account, via: str) -> None:
+        """The account holder did not ask for it: cancelled, nothing more changes in this
+        conversation, staff told on every path, the registered contact told."""
+        conversation, now = turn.conversation, self._clock.now()
+        apply(Event.DENY, conversation, request)
+        request.closed_at, request.closed_by = now, "account holder"
+        turn.touch(request)
+        for waiting in await store.held_requests(turn.session, conversation.id):
+            apply(Event.LOCK, conversation, waiting)
+            turn.touch(waiting)
+        await self._forwarder.tell_denial(turn.session, request, conversation, via)
+        self._notices.request_denied(turn.session, account, request)
+        self._metrics.denials.labels(request.channel, via).inc()
+        await self._voice.reply(turn, "denied", ticket=request.ticket)
 
     async def lock(self, turn: Turn) -> None:
         """Out of attempts: nothing more can be verified in this conversation."""
@@ -275,16 +354,20 @@ class Holds:
         await self._voice.reply(turn, "cancelled", ticket=request.ticket)
         await self.next_in_line(turn)
 
-    async def forward(self, turn: Turn, request: ChangeRequest) -> None:
+    async def forward(
+        self, turn: Turn, request: ChangeRequest, approval: dict[str, str] | None = None
+    ) -> None:
         """To staff with its record, once the table has moved it to `forwarded`."""
-        await self._deliver(turn, request)
+        await self._deliver(turn, request, approval)
         self._forwarded(turn, request)
 
     def _forwarded(self, turn: Turn, request: ChangeRequest) -> None:
         self._metrics.forwarded.labels(request.channel, request.verification).inc()
         turn.touch(request)
 
-    async def _deliver(self, turn: Turn, request: ChangeRequest) -> None:
+    async def _deliver(
+        self, turn: Turn, request: ChangeRequest, approval: dict[str, str] | None = None
+    ) -> None:
         session = turn.session
         original = None
         if request.inbound_mail_id is not None:
@@ -299,6 +382,7 @@ class Holds:
             await store.lines_of(session, request.id),
             original=original,
             needs_human=inbound.needs_human if inbound else False,
+            approval=approval,
         )
 
     def count_refusal(self, turn: Turn, reason: str) -> None:

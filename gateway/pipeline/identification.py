@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identifiers import FoundIdentifier, IdentifierKind, identifier_digest
+from gateway.pipeline.scope import scope_of
 from gateway.service_names import is_service_id, normalize_service_name
-from gateway.storage.models import Account, AccountService
+from gateway.storage.models import Account, AccountService, ChangeRequest
 
 IDENTIFIER_COLUMNS = {
     IdentifierKind.PESEL: Account.pesel_hash,
@@ -93,3 +94,11 @@ def _held_forms(name: str) -> tuple[str, ...]:
         return (name,)
     labels = normalize_service_name(name).split(".")
     return tuple(".".join(labels[start:]) for start in range(len(labels) - 1))
+
+
+async def holders_of(session: AsyncSession, request: ChangeRequest) -> frozenset[int] | None:
+    """`holders` of what the request names."""
+    scope = scope_of(request)
+    return await holders(
+        session, request.identified_by, scope.services, request.identifier_hash, scope.destinations
+    )

@@ -46,6 +46,7 @@ class Verification(StrEnum):
     NOT_REQUIRED = "not_required"
     UNVERIFIED = "unverified"
     UNMATCHED = "unmatched"  # stage 1 was all it needed, and no account holds what it named
+    DENIED_BY_CLIENT = "denied_by_client"  # the account holder said "not me": cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +113,49 @@ class ExpireHolds(StaffCommand):
     cutoff: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneCall(StaffCommand):
+    """A hotline agent opens a held request for a caller: stage 1 as the caller states it (a
+    service, or a PESEL, NIP or REGON), the change chosen from the policies' change intents,
+    and what the caller asks for in the agent's words. The caller approves it in the Client
+    Panel; no code is ever said or typed."""
+
+    stage_one: str
+    intent: str
+    text: str
+
+
 EXPIRY_ACTOR = "gateway"
 
 
-Command = Inbound | StaffCommand
+class PanelChoice(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelDecision:
+    """The account holder, logged in to the Client Panel, approves or denies one challenge:
+    a turn of the conversation the request was made in, like any other."""
+
+    conversation: str
+    challenge: str  # its public id
+    login: str
+    choice: PanelChoice
+    number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactDenial:
+    """ "I did not ask for this", from the signed link in a notice to the account's registered
+    contact: stops a verified request staff have not acted on yet, like a denial."""
+
+    conversation: str
+    ticket: str
+    account_id: int
+
+
+Command = Inbound | StaffCommand | PanelDecision | ContactDenial
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +167,20 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalPrompt:
+    """What the requester is shown while a challenge of theirs is pending."""
+
+    number: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     conversation: str
     stage: Stage
     ticket: str | None
     intent: str | None
+    approval: ApprovalPrompt | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +194,18 @@ class Outcome:
     error: str | None = None
     verified: bool | None = None
     record: dict[str, Any] | None = None  # the chain record a staff action wrote
+    panel: PanelAnswer | None = None  # what a panel decision came to
+
+
+class PanelOutcome(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    WRONG_NUMBER = "wrong_number"
+    EXPIRED = "expired"  # past its time, replaced by a newer one, voided, or already decided
+    NOT_FOUND = "not_found"  # no such challenge for this login
+
+
+@dataclass(frozen=True, slots=True)
+class PanelAnswer:
+    outcome: PanelOutcome
+    attempts_left: int = 0

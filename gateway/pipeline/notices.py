@@ -3,11 +3,13 @@ holder, whoever was typing in the chat."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.approvals.contact_link import ContactLinks
 from gateway.clock import Clock
 from gateway.codes.verifier import LOCKOUT_PERIOD
 from gateway.outbox.messages import plain_message
@@ -18,7 +20,11 @@ from gateway.storage.models import Account, ChangeRequest
 
 
 class AccountNotices:
-    def __init__(self, sender: str, outbox: Outbox, clock: Clock) -> None:
+    def __init__(
+        self, sender: str, outbox: Outbox, clock: Clock, links: ContactLinks | None = None
+    ) -> None:
+        """`links`: the signed "I did not ask for this" links verified-change notices carry."""
+        self._links = links
         self._sender = sender
         self._outbox = outbox
         self._clock = clock
@@ -38,15 +44,23 @@ class AccountNotices:
         self._send(session, account, "locked", None, {"login": account.login, "minutes": minutes})
 
     def request_verified(
+        self,
+        session: AsyncSession,
+        account: Account,
+        request: ChangeRequest,
+        hold_until: datetime | None = None,
+    ) -> None:
+        """The holder hears of every verified change of a kind the policies say to tell, with
+        a link that stops it while staff have not acted (for the whole of a cooling-off)."""
+        link = self._links.link(request.ticket, account.id, hold_until) if self._links else ""
+        approved = request.method == "panel_approval"
+        params = {**_about(request), "link": link, "approved": approved}
+        self._send(session, account, "verified", request.ticket, params)
+
+    def request_denied(
         self, session: AsyncSession, account: Account, request: ChangeRequest
     ) -> None:
-        params = {
-            "ticket": request.ticket,
-            "intent": scope_of(request).intents,
-            "service": request.service,
-            "channel": "chat" if request.channel == "chat" else "e-mail",
-        }
-        self._send(session, account, "verified", request.ticket, params)
+        self._send(session, account, "denied", request.ticket, _about(request))
 
     def _send(
         self,
@@ -67,3 +81,15 @@ class AccountNotices:
             headers={"Auto-Submitted": "auto-generated"},
         )
         self._outbox.add_mail(session, message, [account.email], ticket=ticket)
+
+
+CHANNEL_WORDS = {"chat": "chat", "email": "e-mail", "phone": "phone"}
+
+
+def _about(request: ChangeRequest) -> dict[str, Any]:
+    return {
+        "ticket": request.ticket,
+        "intent": scope_of(request).intents,
+        "service": request.service,
+        "channel": CHANNEL_WORDS.get(request.channel, request.channel),
+    }

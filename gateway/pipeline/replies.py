@@ -15,7 +15,8 @@ from policies import Channel
 
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "pl"
-_FOLDERS = {Channel.CHAT: "replies", Channel.EMAIL: "mail"}
+# The hotline's transcript is read by the agent in the console: the chat's words, escaped.
+_FOLDERS = {Channel.CHAT: "replies", Channel.EMAIL: "mail", Channel.PHONE: "replies"}
 
 
 def pick_language(wanted: str | None) -> str:
@@ -38,7 +39,7 @@ class Replies:
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
-        environments = {Channel.CHAT: chat, Channel.EMAIL: mail}
+        environments = {Channel.CHAT: chat, Channel.EMAIL: mail, Channel.PHONE: chat}
         self._modules = {
             (channel, language): environments[channel]
             .get_template(f"{folder}/{language}.j2")

@@ -10,15 +10,15 @@ import json
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
-
 from gateway.audit.agreement import request_disagreement
 from gateway.audit.chain import AuditChain
 from gateway.audit.records import ACTION, EXPIRY, action_record, expiry_record
 from gateway.clock import Clock
 from gateway.destinations import find_destinations
+from gateway.identifiers import find_identifiers
 from gateway.pipeline import store
 from gateway.pipeline.analysis import Analysis
+from gateway.pipeline.approving import PanelDecisions
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.dialogue import Step
 from gateway.pipeline.holding import Holds
@@ -26,7 +26,10 @@ from gateway.pipeline.model import (
     EXPIRY_ACTOR,
     Author,
     ChatMessage,
+    ContactDenial,
     ExpireHolds,
+    PanelDecision,
+    PhoneCall,
     RecordAction,
     RequestStatus,
     RequestVerification,
@@ -45,7 +48,8 @@ from policies import Channel, Decision, PolicySet
 C = TypeVar("C", bound=StaffCommand)
 MAX_REPLY_LENGTH = 4000
 MAX_ACTION_LENGTH = 2000
-Subject = Analysis | StaffCommand
+MAX_STAGE_ONE_LENGTH = 200
+Subject = Analysis | StaffCommand | PanelDecision | ContactDenial
 
 
 class Steps:
@@ -57,8 +61,10 @@ class Steps:
         chain: AuditChain,
         client_mail: ClientMail,
         clock: Clock,
+        decisions: PanelDecisions,
     ) -> None:
         self.holds = holds
+        self._decisions = decisions
         self.voice = voice
         self._policies = policies
         self._chain = chain
@@ -115,7 +121,7 @@ class Steps:
         elif turn.conversation.stage == Stage.IDENTIFY:
             await self.voice.about(turn, active, "ask_identify")
         else:
-            await self.voice.about(turn, active, "ask_credentials")
+            await self.holds.ask_code(turn, active)
 
     async def _step_identify(self, turn: Turn, message: Analysis) -> None:
         await self.holds.join(turn, message)
@@ -132,7 +138,7 @@ class Steps:
 
     async def _step_ask_credentials(self, turn: Turn, message: Analysis) -> None:
         await self._join_if_asked(turn, message)
-        await self.voice.about(turn, turn.active(), "ask_credentials")
+        await self.holds.ask_code(turn, turn.active())
 
     async def _step_cancel(self, turn: Turn, message: Analysis) -> None:
         await self.holds.cancel(turn)
@@ -208,14 +214,7 @@ class Steps:
             turn.error = f"describe the action in 1 to {MAX_ACTION_LENGTH} characters"
             return
         session, now = turn.session, self._clock.now()
-        request = await session.scalar(
-            select(ChangeRequest)
-            .where(
-                ChangeRequest.ticket == wanted.ticket,
-                ChangeRequest.conversation_id == turn.conversation.id,
-            )
-            .with_for_update()
-        )
+        request = await store.request_in(session, turn.conversation.id, wanted.ticket)
         if request is None:
             turn.error = "no such request in this conversation"
             return
@@ -273,6 +272,56 @@ class Steps:
             waiting.closed_at = self._clock.now()
             turn.touch(waiting)
         apply(Event.CLOSE, turn.conversation)
+
+    async def _step_phone_hold(self, turn: Turn, command: StaffCommand) -> None:
+        """The hotline: the agent states stage 1 and the change as the caller gives them; the
+        request is held on channel `phone` and offered to the holder in the Client Panel. The
+        agent's console shows the number to read out; no code is said or typed anywhere."""
+        call = _bounded(command, PhoneCall)
+        session, conversation = turn.session, turn.conversation
+        if conversation.channel != Channel.PHONE.value or conversation.active_request_id:
+            turn.error = "a phone call is taken in a conversation of its own"
+            return
+        if call.intent not in self._policies.change_intents:
+            turn.error = f"{call.intent!r} is not a change the policies know"
+            return
+        text, stage_one = call.text.strip(), call.stage_one.strip()
+        if not text or len(text) > MAX_ACTION_LENGTH:
+            turn.error = f"describe the request in 1 to {MAX_ACTION_LENGTH} characters"
+            return
+        if not stage_one or len(stage_one) > MAX_STAGE_ONE_LENGTH:
+            turn.error = "give the service the caller names, or their PESEL, NIP or REGON"
+            return
+        named = find_service_names(stage_one)
+        numbers = [found for found in find_identifiers(stage_one) if found.valid]
+        if not named and not numbers:
+            turn.error = (
+                "stage 1 needs a service name, or a PESEL, NIP or REGON whose checksum is "
+                "right: check the number with the caller"
+            )
+            return
+        masked = redact(text)
+        said = await store.add_message(
+            session, conversation.id, Author.STAFF, masked, self._clock.now()
+        )
+        turn.replies.append(said)
+        services = tuple(dict.fromkeys([*named, *find_service_names(text)]))
+        scope = Scope((call.intent,), services, find_destinations(text))
+        decision = self._policies.decide_as(call.intent, Channel.PHONE)
+        request = await self.holds.open(
+            turn, decision, scope, masked, None, requested_by_staff=command.staff
+        )
+        self.holds.activate(turn, request)
+        self.holds.identify(request, numbers)
+        await self.holds.pursue(turn)
+
+    async def _step_panel_decide(self, turn: Turn, command: PanelDecision) -> None:
+        await self._decisions.decide(turn, command)
+        await self._mail_client(turn, turn.replies, automatic=True)
+
+    async def _step_contact_deny(self, turn: Turn, command: ContactDenial) -> None:
+        await self._decisions.deny_by_link(turn, command)
+        await self._mail_client(turn, turn.replies, automatic=True)
 
     async def _step_refuse_staff(self, turn: Turn, command: StaffCommand) -> None:
         turn.error = f"the conversation is {turn.conversation.stage}"

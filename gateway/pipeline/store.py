@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, or_, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.pipeline.model import Author, ChatMessage, RequestStatus, Stage, Status
 from gateway.pipeline.resume import ResumeTokens, token_hash
-from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
+from gateway.storage.models import Account, ChangeRequest, Conversation, TranscriptMessage
 from policies import Requirement
 
 # A request staff have been given (a closed one was, too).
@@ -169,6 +170,12 @@ async def read_transcript(session: AsyncSession, conversation_id: str) -> list[C
     return [chat_message(row) for row in rows]
 
 
+async def accounts_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Account]:
+    if not ids:
+        return []
+    return list(await session.scalars(select(Account).where(Account.id.in_(ids))))
+
+
 def status_of(conversation: Conversation, request: ChangeRequest | None) -> Status:
     return Status(
         conversation=conversation.id,
@@ -180,3 +187,14 @@ def status_of(conversation: Conversation, request: ChangeRequest | None) -> Stat
 
 def chat_message(row: TranscriptMessage) -> ChatMessage:
     return ChatMessage(row.id, Author(row.author), row.text, row.created_at)
+
+
+async def request_in(
+    session: AsyncSession, conversation_id: str, ticket: str
+) -> ChangeRequest | None:
+    """The conversation's request of that ticket, its row locked until commit."""
+    return await session.scalar(
+        select(ChangeRequest)
+        .where(ChangeRequest.ticket == ticket, ChangeRequest.conversation_id == conversation_id)
+        .with_for_update()
+    )

@@ -32,6 +32,7 @@ class Event(StrEnum):
     WITHDRAW = "withdraw"  # a queued one goes with its conversation (closed by staff)
     EXPIRE_ACTIVE = "expire_active"  # the request worked on was held too long: withdrawn
     EXPIRE = "expire"  # one queued behind it was, too
+    DENY = "deny"  # the account holder said "not me": cancelled, the conversation locked
     RECORD_ACTION = "record_action"  # staff recorded what they changed: closed
     CLOSE = "close"  # staff closed the conversation
 
@@ -100,6 +101,13 @@ TABLE: Mapping[Event, Rule] = MappingProxyType(
         Event.WITHDRAW: Rule(_LIVE, None, _HELD, RequestStatus.CANCELLED),
         Event.EXPIRE_ACTIVE: Rule(_HOLDING, Stage.OPEN, _HELD, RequestStatus.EXPIRED),
         Event.EXPIRE: Rule(_LIVE, None, _HELD, RequestStatus.EXPIRED),
+        Event.DENY: Rule(
+            _LIVE | {Stage.LOCKED},
+            Stage.LOCKED,
+            frozenset({RequestStatus.HELD, RequestStatus.FORWARDED}),  # not yet acted on
+            RequestStatus.CANCELLED,
+            Verification.DENIED_BY_CLIENT,
+        ),
         Event.RECORD_ACTION: Rule(
             frozenset(Stage) - {Stage.CLOSED},
             None,

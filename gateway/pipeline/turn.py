@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clock import Clock
 from gateway.pipeline import store
-from gateway.pipeline.model import Author, ChatMessage, Command, Inbound
+from gateway.pipeline.model import Author, ChatMessage, Command, Inbound, PanelAnswer
 from gateway.pipeline.replies import Replies
 from gateway.pipeline.scope import scope_of
 from gateway.redaction import redact
@@ -32,6 +32,7 @@ class Turn:
     verified: bool | None = None
     error: str | None = None
     record: dict[str, Any] | None = None
+    panel: PanelAnswer | None = None  # what a panel decision came to
 
     @property
     def inbound(self) -> Inbound | None:

@@ -3,7 +3,10 @@ commands (reply, request verification, record the action taken, close) through t
 one door, where the dialogue and its transition table decide them like a client's message.
 
 There is deliberately no command that marks a request verified or shows a code: only the
-client's code, checked by the pipeline, can do the first, and codes are never stored to show.
+client's code or the client's own approval in the Client Panel, checked by the pipeline, can do
+the first, and codes are never stored to show. A phone call is a held request like any other;
+the agent reads the caller the approval number, which binds the approval to the call and is no
+secret.
 """
 
 from __future__ import annotations
@@ -11,45 +14,56 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.approvals.challenges import Challenges
 from gateway.audit.agreement import disagreement, lines_for, records_of
 from gateway.audit.export import UnknownTicket, export_ticket
+from gateway.audit.records import DENIAL
 from gateway.clock import Clock
 from gateway.core import Core
 from gateway.keys import Keys
 from gateway.pipeline import store
 from gateway.pipeline.conversations import Pipeline
 from gateway.pipeline.model import (
+    ApprovalPrompt,
     Author,
     ChatMessage,
     CloseConversation,
     Command,
     Outcome,
+    PhoneCall,
     RecordAction,
     RequestStatus,
     RequestVerification,
     StaffReply,
     Status,
+    Verification,
 )
 from gateway.pipeline.scope import scope_of
 from gateway.pipeline.transitions import verified_for_action
 from gateway.redaction import redact
 from gateway.storage.models import ChangeRequest, Conversation, TranscriptMessage
-from policies import PolicySet
+from policies import Channel, PolicySet
 
-# Verified first, then what needed less, then what is not actionable.
+# Verified first, then the holder's "not me" (someone asked in their name), then what needed
+# less, then what is not actionable.
 QUEUE_ORDER = {
     "verified": 0,
-    "identified": 1,
-    "not_required": 2,
-    "unverified": 3,
-    "unmatched": 3,
+    "denied_by_client": 1,
+    "identified": 2,
+    "not_required": 3,
+    "unverified": 4,
+    "unmatched": 4,
 }
+# How long a denied request stays in the queue after the holder denied it: long enough for
+# every shift to see that someone asked in a client's name.
+DENIED_SHOWN_FOR = timedelta(days=7)
+PHONE_LANGUAGES = ("pl", "en")
 
 
 class DeskError(Exception):
@@ -84,6 +98,11 @@ class QueueEntry:
     tampered: str | None = None  # where the row differs from the chain: nothing may be done
 
     @property
+    def denied(self) -> bool:
+        """The account holder said they did not ask for it: cancelled, nothing to act on."""
+        return self.verification == Verification.DENIED_BY_CLIENT
+
+    @property
     def answerable(self) -> bool:
         """A question with staff, needing nothing: answer it, or request verification."""
         return self.status == RequestStatus.FORWARDED and not self.actionable and not self.tampered
@@ -104,6 +123,14 @@ class ConversationView:
     transcript: list[TranscriptLine]
     requests: list[QueueEntry]
     change_intents: tuple[str, ...]  # what staff may name a line as, the fail-closed one first
+    client_label: str = "client"  # who `client` is: on the phone, the staff member who took it
+    # On the phone, the number the agent reads out while the caller's approval is pending.
+    approval: ApprovalPrompt | None = None
+    approval_seconds_left: int = 0
+
+    @property
+    def phone(self) -> bool:
+        return self.channel == Channel.PHONE.value
 
     def first_line(self, ticket: str) -> int | None:
         """The client's line that asked for the request, if it is still in the transcript."""
@@ -118,25 +145,43 @@ class StaffDesk:
         policies: PolicySet,
         keys: Keys,
         clock: Clock,
+        challenges: Challenges,
     ) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
         self._policies = policies
         self._keys = keys
         self._clock = clock
+        self._challenges = challenges
 
     @classmethod
     def of(cls, core: Core) -> StaffDesk:
-        return cls(core.sessions, core.pipeline, core.policies, core.keys, core.clock)
+        return cls(
+            core.sessions, core.pipeline, core.policies, core.keys, core.clock, core.challenges
+        )
+
+    @property
+    def change_intents(self) -> tuple[str, ...]:
+        return self._policies.change_intents
+
+    def intent_descriptions(self) -> list[tuple[str, str]]:
+        """The change intents with the policies' words for them, the fail-closed one first."""
+        found = [(name, self._policies.intent(name)) for name in self.change_intents]
+        return [(name, intent.description if intent else name) for name, intent in found]
 
     # -- reading ----------------------------------------------------------------------------
 
     async def queue(self, limit: int = 200) -> list[QueueEntry]:
-        """Open requests, verified first; closed and withdrawn ones are in the transcripts."""
+        """Open requests, verified first, and recently denied ones; closed and withdrawn ones
+        are in the transcripts."""
         order = case(QUEUE_ORDER, value=ChangeRequest.verification, else_=9)
+        recently_denied = and_(
+            ChangeRequest.verification == Verification.DENIED_BY_CLIENT,
+            ChangeRequest.closed_at >= self._clock.now() - DENIED_SHOWN_FOR,
+        )
         query = (
             select(ChangeRequest)
-            .where(ChangeRequest.status.not_in(FINISHED))
+            .where(or_(ChangeRequest.status.not_in(FINISHED), recently_denied))
             .order_by(order, ChangeRequest.created_at.desc())
             .limit(limit)
         )
@@ -185,6 +230,10 @@ class StaffDesk:
                 if entry.record is not None and entry.tampered is None and entry.verified
                 for line_id in entry.record.get("lines") or []
             }
+            phone = conversation.channel == Channel.PHONE.value
+            # Only the phone agent reads the number out; a chat or e-mail client sees their own.
+            approval = await self._challenges.prompt(session, conversation) if phone else None
+            left = (approval.expires_at - self._clock.now()).total_seconds() if approval else 0
             return ConversationView(
                 status=store.status_of(
                     conversation, await store.active_request(session, conversation)
@@ -194,6 +243,9 @@ class StaffDesk:
                 transcript=[_line(row, by_id, covered) for row in lines],
                 requests=entries,
                 change_intents=self._policies.change_intents,
+                client_label="taken by" if phone else "client",
+                approval=approval,
+                approval_seconds_left=max(0, int(left)),
             )
 
     # -- commands, each one turn of the pipeline --------------------------------------------
@@ -212,6 +264,24 @@ class StaffDesk:
         """Have the bot verify what the client said (a line, by default the latest), as the
         change staff name; staff never handle the code."""
         return (await self._do(RequestVerification(staff, conversation_id, line, intent))).status
+
+    async def phone_call(
+        self, staff: str, stage_one: str, intent: str, text: str, language: str
+    ) -> Status:
+        """The hotline: a conversation of its own on channel `phone`, recorded as taken by the
+        staff member, holding what the caller asks for until the caller approves it in the
+        Client Panel. A call the pipeline refuses is closed at once, with nothing held."""
+        if language not in PHONE_LANGUAGES:
+            raise DeskError("choose the caller's language: pl or en")
+        opened = await self._pipeline.open_conversation(Channel.PHONE, staff, language)
+        conversation = opened.status.conversation
+        outcome = await self._pipeline.handle(
+            PhoneCall(staff, conversation, stage_one, intent, text)
+        )
+        if outcome.error:
+            await self._pipeline.handle(CloseConversation(staff, conversation))
+            raise DeskError(outcome.error)
+        return outcome.status
 
     async def record_action(self, staff: str, ticket: str, text: str) -> dict[str, Any]:
         """What was changed, at whose request: joins the chain and closes the request."""
@@ -235,6 +305,8 @@ class StaffDesk:
         chained = await records_of(session, request.ticket)
         tampered = disagreement(request, chained, await lines_for(session, [request], chained))
         own = [r for r in chained if r.seq == request.record_seq]
+        if request.verification == Verification.DENIED_BY_CLIENT:
+            own = [r for r in chained if r.kind == DENIAL][:1]  # what staff were told
         record = {**json.loads(own[0].body), "hash": own[0].hash} if own else None
         scope = scope_of(request)
         hold_until = (record or {}).get("hold_until")

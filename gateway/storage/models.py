@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -172,6 +173,41 @@ class ChangeRequest(Base):
     record_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalChallenge(Base):
+    """A held request waiting for the client to approve it in the Client Panel (contract
+    section 11). The number is shown to whoever asked; it binds the approval to that
+    conversation and is not a secret. A row with no account is the stand-in shown when no
+    account holds what stage 1 named: the same number and the same work, and nothing to
+    approve, so the answer does not tell who is a client."""
+
+    __tablename__ = "approval_challenges"
+    __table_args__ = (
+        # At most one pending per account on every node: a newer one replaces the older.
+        Index(
+            "ux_approval_challenges_pending_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("change_requests.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(8))
+    # What the client is shown in the panel, by its digest: an approval covers these words.
+    description_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TranscriptMessage(Base):

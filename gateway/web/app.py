@@ -28,7 +28,7 @@ from gateway.process.keys import CLOCK, CORE, SETTINGS
 from gateway.staff.console import register_console
 from gateway.storage.engine import writer_turn
 from gateway.storage.redis_client import redis_client
-from gateway.web import health, metrics, panel_api
+from gateway.web import demo_panel, health, metrics, not_me, panel_api, panel_approvals
 from mail.server import mail_context
 
 TURN_GRACE_SECONDS = 1.5
@@ -69,6 +69,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_post("/api/panel/codes", panel_api.create_panel_code)
+    app.router.add_get("/api/panel/approvals", panel_approvals.list_approvals)
+    app.router.add_post("/api/panel/approvals/{id}", panel_approvals.decide_approval)
+    not_me.register_not_me(app)
+    if settings.panel.demo:  # the demo Client Panel, `gateway demo` only
+        demo_panel.register_demo_panel(app)
     register_widget(app)
     return app
 
@@ -122,7 +127,9 @@ async def outbox_context(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     settings = core.settings
     async with aiohttp.ClientSession() as client:
-        webhook = WebhookSender(client, settings.staff.webhook_secret)
+        panel = settings.panel
+        panel_secret = {panel.webhook_url: panel.webhook_secret} if panel.webhook_url else {}
+        webhook = WebhookSender(client, settings.staff.webhook_secret, panel_secret)
         worker = OutboxWorker(
             core.sessions,
             core.outbox,

@@ -160,3 +160,43 @@ async def _eventually(condition, timeout: float = 20) -> None:  # type: ignore[n
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def test_two_nodes_approving_one_challenge_at_once_one_wins(cluster: Cluster) -> None:
+    """Contract section 11: the challenge is decided once, by compare-and-set, whichever nodes
+    the panel's calls reach; the verified status reaches the client's node live."""
+    import aiohttp
+
+    from tests.cluster.conftest import PANEL_KEY
+
+    node1, node2 = cluster.nodes
+    auth = {"Authorization": f"Bearer {PANEL_KEY}"}
+    visitor = await ChatClient(node1.url).connect()
+    try:
+        await visitor.say("Please transfer example.pl to another registrar")
+        await visitor.wait_for(lambda: "approval" in visitor.status)
+        number = visitor.status["approval"]["number"]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{node2.url}/api/panel/approvals", params={"login": "jan.kowalski"}, headers=auth
+            ) as listed:
+                [offer] = (await listed.json())["approvals"]
+
+            async def approve(url: str) -> int:
+                body = {"login": "jan.kowalski", "decision": "approve", "number": number}
+                async with http.post(
+                    f"{url}/api/panel/approvals/{offer['id']}", json=body, headers=auth
+                ) as answer:
+                    return answer.status
+
+            statuses = await asyncio.gather(*(approve(n.url) for n in (node1, node2) * 3))
+        assert sorted(statuses) == [200, 410, 410, 410, 410, 410]
+        await visitor.wait_for(lambda: visitor.status["stage"] == "verified", timeout=15)
+    finally:
+        await visitor.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not cluster.webhook.deliveries:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    verified = [b for _, b in cluster.webhook.deliveries if b.get("verification") == "verified"]
+    assert len(verified) == 1 and verified[0]["method"] == "panel_approval"

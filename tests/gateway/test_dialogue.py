@@ -10,6 +10,10 @@ from gateway.pipeline.analysis import Analysis
 from gateway.pipeline.dialogue import Situation, Step, next_step
 from gateway.pipeline.model import (
     CloseConversation,
+    ContactDenial,
+    PanelChoice,
+    PanelDecision,
+    PhoneCall,
     RecordAction,
     RequestVerification,
     StaffCommand,
@@ -54,7 +58,7 @@ def message(
 
 def step(
     stage: Stage,
-    analysis: Analysis | StaffCommand,
+    analysis: Analysis | StaffCommand | PanelDecision | ContactDenial,
     with_staff: bool = False,
     scope: Scope | None = None,
 ) -> Step:
@@ -160,3 +164,19 @@ def test_every_stage_and_message_has_a_step() -> None:
             for with_staff in (False, True):
                 for scope in (None, Scope(), HELD_TRANSFER_OF):
                     assert isinstance(step(stage, analysis, with_staff, scope), Step)
+
+
+def test_the_holder_and_the_hotline_take_the_same_door() -> None:
+    """The panel's decision and the contact's link are turns too: whether anything stands is
+    the row's to say (live, held), so every stage sends them to their step; a phone call opens
+    a request only in a fresh conversation."""
+    approve = PanelDecision("c1", "challenge-id-0000", "jan.kowalski", PanelChoice.APPROVE, "47")
+    deny = PanelDecision("c1", "challenge-id-0000", "jan.kowalski", PanelChoice.DENY)
+    link = ContactDenial("c1", "T-AAAAAA", 1)
+    call = PhoneCall("anna", "c1", "example.pl", "domain_transfer", "transfer it away")
+    for stage in Stage:
+        assert step(stage, approve) is Step.PANEL_DECIDE
+        assert step(stage, deny) is Step.PANEL_DECIDE
+        assert step(stage, link) is Step.CONTACT_DENY
+        expected = Step.PHONE_HOLD if stage is Stage.OPEN else Step.REFUSE_STAFF
+        assert step(stage, call) is expected

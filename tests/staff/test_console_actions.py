@@ -179,6 +179,7 @@ async def test_no_route_marks_a_request_verified(gateway: LiveGateway) -> None:
         "/staff/conversations/{conversation}/verification",
         "/staff/login",
         "/staff/logout",
+        "/staff/phone",  # holds a request for a caller; only the caller's approval verifies it
     ]
 
 
@@ -201,6 +202,9 @@ async def test_the_live_feed_needs_a_live_session(
         assert said[0]["message"]["text"] == "please delete my server vps-1234"
         status = feed.of("status")[-1]
         assert status["conversation"] == conversation and "token" not in status
+        # The client's approval number is theirs to see, not every staff browser's.
+        await visitor.wait_for(lambda: "approval" in visitor.status)
+        assert all("approval" not in status for status in feed.of("status"))
         entry = feed.of("request")[-1]
         assert entry["ticket"] == visitor.status["ticket"]
         assert entry["verification"] == "unverified" and entry["actionable"] is False

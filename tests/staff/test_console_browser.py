@@ -96,16 +96,21 @@ async def console(
         await context.close()
 
 
-async def test_a_verified_request_from_arrival_to_recorded_action(
-    gateway: LiveGateway, console: StaffPage, clock: MovableClock
-) -> None:
+async def log_in(page: Any, gateway: LiveGateway, clock: MovableClock) -> None:
+    """A staff member through the console's login form: password and their own TOTP."""
     secret = await seed_staff(gateway.core)
-    page = console.page
     await page.goto(f"{gateway.url}/staff/")
     await page.fill("input[name=username]", STAFF_USER)
     await page.fill("input[name=password]", STAFF_PASSWORD)
-    await page.fill("input[name=code]", totp_for(secret).at(clock.now()))
+    await page.fill("input[name=code]", totp_for(secret).at(clock.now()))  # staff's own TOTP
     await page.click("form.login button")
+
+
+async def test_a_verified_request_from_arrival_to_recorded_action(
+    gateway: LiveGateway, console: StaffPage, clock: MovableClock
+) -> None:
+    page = console.page
+    await log_in(page, gateway, clock)
     await console.live()
     assert await page.locator(".who").text_content() == STAFF_USER
 

@@ -1,5 +1,6 @@
 """The staff console at /staff/: log in with password and TOTP, watch the queue live, read a
-conversation, reply, ask the bot to verify the client, record the action taken.
+conversation, reply, ask the bot to verify the client, take a phone call, record the action
+taken.
 
 It is a sub-application so that its stricter headers and its session and CSRF checks apply to
 its own routes and nothing else.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.staff.console import actions, views
+from gateway.staff.console import actions, phone, views
 from gateway.staff.console.context import CONSOLE, TEMPLATES, Console, console_context
 from gateway.staff.console.guard import HOME, console_headers
 from gateway.staff.console.render import templates
@@ -29,9 +30,11 @@ def register_console(app: web.Application) -> None:
     console.router.add_get("/", views.index)
     console.router.add_get("/static/{name}", views.static)
     console.router.add_get(CONVERSATION, views.conversation)
+    console.router.add_get("/phone", phone.phone_page)
     console.router.add_get(f"/tickets/{TICKET}{{format:(\\.json)?}}", views.evidence)
     console.router.add_post("/login", actions.login)
     console.router.add_post("/logout", actions.logout)
+    console.router.add_post("/phone", phone.phone_call)
     console.router.add_post(f"{CONVERSATION}/reply", actions.reply)
     console.router.add_post(f"{CONVERSATION}/verification", actions.request_verification)
     console.router.add_post(f"{CONVERSATION}/requests/{TICKET}/action", actions.record_action)

@@ -18,6 +18,7 @@ from gateway.staff.desk import QUEUE_ORDER
 # What the queue and the conversation page show of a verification record, in this order.
 RECORD_FIELDS = (
     "record_id",
+    "channel",
     "verification",
     "method",
     "verified_at",

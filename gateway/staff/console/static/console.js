@@ -35,13 +35,16 @@
     if (verification === "unverified") {
       return el("span", "badge badge-unverified", "unverified \u2014 no action possible");
     }
+    if (verification === "denied_by_client") {
+      return el("span", "badge badge-denied_by_client", "denied by the client \u2014 no action possible");
+    }
     return el("span", "badge badge-" + verification, verification);
   }
 
   function recordDetails(record, fields) {
     if (!record) return el("span", "muted", "no record yet");
     var details = el("details", "record");
-    details.appendChild(el("summary", null, "verification record #" + record.record_id));
+    details.appendChild(el("summary", null, (record.kind || "verification") + " record #" + record.record_id));
     var list = el("dl");
     fields.forEach(function (name) {
       var value = record[name];
@@ -109,7 +112,9 @@
     socket.on("request", function (entry) {
       var old = byTicket(body, "tr.entry", entry.ticket);
       if (old) old.remove();
-      if (entry.status !== "closed" && entry.status !== "cancelled") {
+      var finished = entry.status === "closed" || entry.status === "cancelled";
+      // A denial stays in sight: someone asked in a client's name.
+      if (!finished || entry.verification === "denied_by_client") {
         var row = queueRow(entry, fields);
         var next = null;
         Array.prototype.some.call(body.rows, function (candidate) {
@@ -161,21 +166,63 @@
       });
       if (!seen) transcript.appendChild(transcriptLine(data.message));
     });
+    var fields = words(requests, "recordFields");
+    var phone = document.getElementById("phone");
+
     socket.on("status", function (data) {
-      if (data.conversation === conversation) stage.textContent = data.stage;
+      if (data.conversation !== conversation) return;
+      stage.textContent = data.stage;
+      if (phone) showPhoneStage(phone, data.stage);
     });
     socket.on("request", function (entry) {
       if (entry.conversation !== conversation) return;
       var shown = byTicket(requests, "article.request", entry.ticket);
-      if (shown) shown.querySelector(".request-status").textContent = entry.status;
+      if (shown) {
+        shown.querySelector(".request-status").textContent = entry.status;
+        var old = shown.querySelector("h3 .badge");
+        if (old) old.replaceWith(badge(entry.verification));
+        var record = shown.querySelector(".request-record");
+        if (record) record.replaceChildren(recordDetails(entry.record, fields));
+      }
       var actionable = entry.actionable ? "yes" : "no";
       if (!shown || shown.dataset.actionable !== actionable) changed.hidden = false;
     });
+    if (phone) startCountdown();
+  }
+
+  // -- a phone call: the number to read out, until the caller approves ---------------------
+
+  function showPhoneStage(phone, stage) {
+    phone.dataset.stage = stage;
+    phone.querySelectorAll("[data-when]").forEach(function (part) {
+      part.hidden = part.dataset.when !== stage;
+    });
+  }
+
+  function startCountdown() {
+    var approval = document.getElementById("approval");
+    var shown = document.getElementById("approval-countdown");
+    if (!approval || !shown) return;
+    // Counted from the server's own reckoning at render time, not this machine's clock.
+    var ends = Date.now() + 1000 * Number(approval.dataset.secondsLeft || 0);
+    function tick() {
+      var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      shown.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (left > 0) return;
+      clearInterval(timer);
+      approval.hidden = true;
+      document.getElementById("approval-expired").hidden = false;
+    }
+    var timer = setInterval(tick, 1000);
+    tick();
   }
 
   // -- the connection ----------------------------------------------------------------------
 
-  if (page !== "queue" && page !== "conversation") return;
+  if (page !== "queue" && page !== "conversation") {
+    if (liveState) liveState.hidden = true; // nothing on this page updates live
+    return;
+  }
   if (typeof io !== "function") {
     setState("off", "live updates unavailable");
     return;

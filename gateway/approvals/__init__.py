@@ -1,0 +1,1 @@
+"""The client approving a held request in the Client Panel (contract section 11)."""

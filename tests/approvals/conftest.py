@@ -1,0 +1,1 @@
+from tests.chat.conftest import gateway  # noqa: F401 - the chat tests' live gateway
