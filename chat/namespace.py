@@ -30,7 +30,13 @@ def room(conversation: str) -> str:
 
 def _text(data: Any, key: str, limit: int) -> str | None:
     value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+    return _whole(value) if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _whole(text: str) -> str:
+    """JSON may carry half a UTF-16 pair ("\\ud800"), which no database stores: each such
+    half becomes U+FFFD, so the line is taken, not failed."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -87,7 +93,7 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"error": "empty"}
         if len(text) > self._max_length:
             return {"error": "too long"}
-        return await self._turn(sid, text=text)
+        return await self._turn(sid, text=_whole(text))
 
     async def on_credentials(self, sid: str, data: Any = None) -> dict[str, Any]:
         login, code = _text(data, "login", MAX_FIELD_LENGTH), _text(data, "code", MAX_FIELD_LENGTH)

@@ -10,12 +10,12 @@ partial index backs it), so nobody can bomb a client with prompts.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.chain import sha256_hex
@@ -52,8 +52,15 @@ class Challenges:
         self._ttl = timedelta(seconds=settings.ttl_seconds)
         self._clock = clock
 
-    def new_number(self) -> str:
-        return f"{secrets.randbelow(10**self._digits):0{self._digits}d}"
+    def new_number(self, unlike: Collection[str] = ()) -> str:
+        """A random number, unlike those it replaces: a number shown for a replaced request
+        must never approve the one that replaced it."""
+        space = 10**self._digits
+        for _ in range(32):
+            number = f"{secrets.randbelow(space):0{self._digits}d}"
+            if number not in unlike:
+                return number
+        return number
 
     async def open(
         self,
@@ -64,12 +71,25 @@ class Challenges:
         """A new challenge for the request, offered to each (account, description) given; an
         offer with no account is the stand-in for a request no account holds. Older pending
         ones of the request and of those accounts are replaced. The same statements run
-        whether or not any account holds the request."""
+        whether or not any account holds the request.
+
+        The requester whose number is replaced is not told: what one conversation shows must
+        not depend on what another names, or two conversations would tell anyone which
+        services, people and companies are one client's. Their number simply approves
+        nothing now (`shown`), and the holder, in the panel, sees the newer request."""
         now = self._clock.now()
-        number, expires_at = self.new_number(), now + self._ttl
+        expires_at = now + self._ttl
         accounts = [account for account, _ in offers if account is not None]
         # Serialise with any other node opening one for the same account (PostgreSQL).
         await session.execute(select(Account.id).where(Account.id.in_(accounts)).with_for_update())
+        recent = await session.scalars(
+            select(ApprovalChallenge.number).where(
+                ApprovalChallenge.account_id.in_(accounts),
+                ApprovalChallenge.expires_at > now,
+                ApprovalChallenge.status.in_((ChallengeStatus.PENDING, ChallengeStatus.REPLACED)),
+            )
+        )
+        number = self.new_number(unlike=set(recent))
         await session.execute(
             update(ApprovalChallenge)
             .where(
@@ -116,6 +136,45 @@ class Challenges:
             .limit(1)
         )
 
+    async def shown(self, session: AsyncSession, request_id: int) -> ApprovalChallenge | None:
+        """What the request's requester goes on seeing: its live challenge, or the one a newer
+        request for the same account replaced, until it would have expired (it approves
+        nothing)."""
+        latest = await session.scalar(
+            select(ApprovalChallenge)
+            .where(
+                ApprovalChallenge.request_id == request_id,
+                ApprovalChallenge.expires_at > self._clock.now(),
+            )
+            .order_by(ApprovalChallenge.id.desc())
+            .limit(1)
+        )
+        live = (ChallengeStatus.PENDING, ChallengeStatus.REPLACED)
+        return latest if latest is not None and latest.status in live else None
+
+    async def replaced_number(self, session: AsyncSession, account_id: int, number: str) -> bool:
+        """Whether the number is one this account's requesters were shown for a challenge a
+        newer one replaced: the holder typed the number of the other request."""
+        found = await session.scalar(
+            select(ApprovalChallenge.id).where(
+                ApprovalChallenge.account_id == account_id,
+                ApprovalChallenge.status == ChallengeStatus.REPLACED,
+                ApprovalChallenge.expires_at > self._clock.now(),
+                ApprovalChallenge.number == number,
+            )
+        )
+        return found is not None
+
+    async def opened_by(self, session: AsyncSession, client: str, since: datetime) -> int:
+        """Challenges opened for requests of conversations with this requester since then."""
+        query = (
+            select(func.count(ApprovalChallenge.id))
+            .join(ChangeRequest, ChangeRequest.id == ApprovalChallenge.request_id)
+            .join(Conversation, Conversation.id == ChangeRequest.conversation_id)
+            .where(Conversation.client == client, ApprovalChallenge.created_at > since)
+        )
+        return int(await session.scalar(query) or 0)
+
     async def last_status(self, session: AsyncSession, request_id: int) -> str | None:
         return await session.scalar(
             select(ApprovalChallenge.status)
@@ -130,7 +189,7 @@ class Challenges:
         """What the requester is shown now: the active request's live number, if any."""
         if conversation.stage != Stage.AUTHENTICATE or conversation.active_request_id is None:
             return None
-        found = await self.pending(session, conversation.active_request_id)
+        found = await self.shown(session, conversation.active_request_id)
         return ApprovalPrompt(found.number, found.expires_at) if found else None
 
     async def conversation_of(self, session: AsyncSession, public_id: str) -> str | None:

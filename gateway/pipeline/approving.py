@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hmac
 
-from gateway.approvals.challenges import ChallengeStatus
+from gateway.approvals.challenges import MAX_WRONG_NUMBERS, ChallengeStatus
 from gateway.approvals.offers import ApprovalOffers
 from gateway.audit.chain import sha256_hex
 from gateway.clock import Clock
 from gateway.codes.verifier import MAX_FAILURES, CodeVerifier
 from gateway.metrics import Metrics
 from gateway.pipeline import store
-from gateway.pipeline.holding import Holds
+from gateway.pipeline.holding import Holds, sender_unproven
 from gateway.pipeline.model import (
     ContactDenial,
     PanelAnswer,
@@ -105,14 +105,26 @@ class PanelDecisions:
         if not live:
             turn.panel = PanelAnswer(PanelOutcome.EXPIRED)
             return
-        right = hmac.compare_digest(number.strip().encode(), challenge.number.encode())
+        given = number.strip()
+        right = hmac.compare_digest(given.encode(), challenge.number.encode())
         locked = account.locked_until is not None and account.locked_until > now
+        if (
+            not right
+            and not locked
+            and await self._challenges.replaced_number(session, account.id, given)
+        ):
+            # The number another request of theirs was shown, before this newer one replaced
+            # it: not a guess, and never this request's number. Not counted; the panel says so.
+            left = max(0, MAX_WRONG_NUMBERS - challenge.attempts)
+            turn.panel = PanelAnswer(PanelOutcome.REPLACED_NUMBER, left)
+            return
         if not right or locked:  # a locked account's right number is a wrong one
             await self._wrong_number(turn, challenge, request, account, locked)
             return
         description = self._offers.describe(request, account.language)
         fit = (
             self._holds.fit(turn, request) is None
+            and not sender_unproven(request)
             and sha256_hex(description) == challenge.description_sha256
         )
         allowed = await self._holds.allowed_accounts(session, request) if fit else None

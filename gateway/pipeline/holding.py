@@ -42,6 +42,8 @@ from policies import Channel, Decision, Duties, Requirement
 log = logging.getLogger(__name__)
 WINDOWS = {Channel.CHAT: CHAT_WINDOW, Channel.EMAIL: EMAIL_WINDOW}
 CLOCK_SKEW = timedelta(minutes=5)  # between the nodes that hold and verify a request
+OFFERS_PER_REQUESTER = 20  # approval challenges one chat address or e-mail sender may open…
+OFFERS_WINDOW = timedelta(hours=1)  # …in this long
 
 
 class Holds:
@@ -121,7 +123,7 @@ class Holds:
         request.request_text = f"{request.request_text}\n{line.text}".strip()
         seal(self._keys, request)
         await store.link_line(turn.session, line.id, request.id)
-        if await self._offers.challenges.pending(turn.session, request.id) is not None:
+        if await self._offers.challenges.shown(turn.session, request.id) is not None:
             # What the holder would approve changed: the number shown so far covers no more.
             await self.offer(turn, request, renew=True)
 
@@ -183,13 +185,24 @@ class Holds:
         (codes still verify), nor when stage 1 was skipped."""
         challenges, session = self._offers.challenges, turn.session
         if not renew:
-            live = await challenges.pending(session, request.id)
-            if live is not None:
-                return ApprovalPrompt(live.number, live.expires_at)
+            # Live, or replaced by a newer request for the account: the same number either way
+            # (what this conversation shows must not tell what another one named).
+            shown = await challenges.shown(session, request.id)
+            if shown is not None:
+                return ApprovalPrompt(shown.number, shown.expires_at)
             if await challenges.last_status(session, request.id) == ChallengeStatus.VOID:
                 return None
-        if request.identified_by in (None, identification.BY_LOGIN):
+        if request.identified_by in (None, identification.BY_LOGIN) or sender_unproven(request):
             return None
+        if request.channel != Channel.PHONE.value:
+            # One requester cannot churn a client's prompts: so many an hour, whoever they
+            # name, so the limit says nothing about who is a client.
+            since = self._clock.now() - OFFERS_WINDOW
+            if (
+                await challenges.opened_by(session, turn.conversation.client, since)
+                >= OFFERS_PER_REQUESTER
+            ):
+                return None
         allowed = await self.allowed_accounts(session, request)
         language = turn.conversation.language
         return await self._offers.offer(session, request, language, allowed)
@@ -393,3 +406,14 @@ class Holds:
 def duties_of(request: ChangeRequest) -> Duties:
     """The duties the policy attached when the request was held."""
     return Duties(**json.loads(request.duties))
+
+
+def sender_unproven(request: ChangeRequest) -> bool:
+    """The policy takes this kind of request by e-mail only from an authenticated sender, and
+    the mail it came in did not prove its sender: no approval is offered or accepted (a code
+    in an authenticated reply still verifies it)."""
+    return (
+        request.channel == Channel.EMAIL.value
+        and duties_of(request).require_sender_authentication
+        and request.sender_authentication != "pass"
+    )

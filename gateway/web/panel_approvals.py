@@ -28,6 +28,7 @@ HTTP_STATUS = {
     PanelOutcome.APPROVED: 200,
     PanelOutcome.DENIED: 200,
     PanelOutcome.WRONG_NUMBER: 409,
+    PanelOutcome.REPLACED_NUMBER: 409,
     PanelOutcome.EXPIRED: 410,
     PanelOutcome.NOT_FOUND: 404,
 }
@@ -37,7 +38,10 @@ async def list_approvals(request: web.Request) -> web.Response:
     denied = refused(request)
     if denied is not None:
         return denied
-    status, body = await listing(request.app[CORE], request.query.get("login", ""))
+    logins = request.query.getall("login", [])
+    if len(logins) != 1:
+        return web.json_response({"error": "give exactly one login"}, status=400, headers=NO_STORE)
+    status, body = await listing(request.app[CORE], logins[0])
     return web.json_response(body, status=status, headers=NO_STORE)
 
 
@@ -113,4 +117,16 @@ async def decision(
     shown: dict[str, Any] = {"status": answer.outcome.value}
     if answer.outcome is PanelOutcome.WRONG_NUMBER:
         shown["attempts_left"] = answer.attempts_left
+    if answer.outcome is PanelOutcome.REPLACED_NUMBER:
+        # A wrong number for this request, not counted: it is the number another request for
+        # the account was shown, which this newer one replaced. The holder should look twice.
+        shown = {
+            "status": PanelOutcome.WRONG_NUMBER.value,
+            "attempts_left": answer.attempts_left,
+            "replaced_request": True,
+            "hint": (
+                "that number was shown for another request on this account, made elsewhere "
+                "and replaced by this newer one: if you did not ask for this request, deny it"
+            ),
+        }
     return HTTP_STATUS[answer.outcome], shown

@@ -9,7 +9,7 @@ from email.policy import default
 
 from sqlalchemy import select
 
-from gateway.storage.models import AuditRecord, OutboxItem
+from gateway.storage.models import Account, AuditRecord, OutboxItem
 from tests.approvals.panel import approvals, approve, deny, other_number
 from tests.chat.conftest import staff_deliveries
 from tests.conftest import MovableClock
@@ -94,8 +94,6 @@ async def test_a_wrong_number_is_refused_and_three_void_the_challenge(
         await visitor.close()
     assert await staff_deliveries(gateway) == []
     async with gateway.core.sessions() as session:
-        from gateway.storage.models import Account
-
         jan = await session.scalar(select(Account).where(Account.login == "jan.kowalski"))
         assert jan is not None and jan.failed_attempts == 3
 
@@ -127,6 +125,13 @@ async def test_another_login_cannot_see_or_approve_it(gateway: LiveGateway) -> N
         status, _ = await deny(gateway.url, offer["id"], "anna.nowak")
         assert status == 404
         assert (await approvals(gateway.url, "nobody.here"))[0] == 404
+        import aiohttp
+
+        from tests.approvals.panel import AUTH
+
+        twice = f"{gateway.url}/api/panel/approvals?login=jan.kowalski&login=anna.nowak"
+        async with aiohttp.ClientSession() as http, http.get(twice, headers=AUTH) as answer:
+            assert answer.status == 400
         assert (await approvals(gateway.url, "jan.kowalski", key="wrong"))[0] == 401
     finally:
         await visitor.close()
@@ -172,26 +177,94 @@ async def test_a_second_challenge_replaces_the_first(gateway: LiveGateway) -> No
     first = await held_for_approval(gateway)
     second = await held_for_approval(gateway, "please delete my server vps-1234")
     try:
-        old_number = first.status["approval"]["number"]
         [offer] = await listed(gateway)
         assert offer["ticket"] == second.status["ticket"]
-        async with gateway.core.sessions() as session:
-            old = await gateway.core.challenges.pending(session, 0)
-        assert old is None
-        # The first conversation's challenge is gone: its number approves nothing.
         from gateway.approvals.challenges import ChallengeStatus
         from gateway.storage.models import ApprovalChallenge
 
         async with gateway.core.sessions() as session:
             rows = (await session.scalars(select(ApprovalChallenge))).all()
-        replaced = [r for r in rows if r.status == ChallengeStatus.REPLACED]
-        assert len(replaced) == 1
-        status, _ = await approve(gateway.url, replaced[0].public_id, "jan.kowalski", old_number)
+        [replaced] = [r for r in rows if r.status == ChallengeStatus.REPLACED]
+        old_number = replaced.number
+        # A number shown for the replaced request never approves the newer one.
+        assert second.status["approval"]["number"] != old_number
+        status, _ = await approve(gateway.url, replaced.public_id, "jan.kowalski", old_number)
         assert status == 410
+        # The holder typing the first request's number on the newer one is told, not counted.
+        status, body = await approve(gateway.url, offer["id"], "jan.kowalski", old_number)
+        assert (status, body["status"], body["attempts_left"]) == (409, "wrong_number", 3)
+        assert body["replaced_request"] is True
+        async with gateway.core.sessions() as session:
+            jan = await session.scalar(select(Account).where(Account.login == "jan.kowalski"))
+            assert jan is not None and jan.failed_attempts == 0
     finally:
         await first.close()
         await second.close()
     assert await staff_deliveries(gateway) == []
+
+
+async def resumed_status(gateway: LiveGateway, status: dict) -> dict:  # type: ignore[type-arg]
+    again = await ChatClient(
+        gateway.url, auth={"conversation": status["conversation"], "token": status["token"]}
+    ).connect()
+    try:
+        return again.status
+    finally:
+        await again.close()
+
+
+async def test_what_one_conversation_shows_does_not_tell_what_another_named(
+    gateway: LiveGateway,
+) -> None:
+    """helper-16's oracle: a second conversation naming the same account replaced the first's
+    challenge, and the first's status (live or resumed) then told that both names were one
+    client's. Now the first shows the same, whoever the second names."""
+    seen = {}
+    for first_text, second_text in (
+        (TRANSFER, "please delete my server vps-1234"),  # one client's two services
+        (TRANSFER, "Please transfer nobody-holds-this.pl away"),  # a client, then nobody
+        ("Please transfer nobody-a.pl away", "Please transfer nobody-a.pl away"),  # nobody twice
+    ):
+        first = await held_for_approval(gateway, first_text)
+        before = dict(first.status)
+        second = await held_for_approval(gateway, second_text)
+        await first.say("is it done yet?")
+        await first.wait_for(lambda first=first: len(first.texts()) >= 3)
+        after = dict(first.status)
+        resumed = await resumed_status(gateway, before)
+        await first.close()
+        await second.close()
+        seen[second_text] = (
+            after.get("approval") == before.get("approval"),
+            resumed.get("approval") == before.get("approval"),
+        )
+    assert set(seen.values()) == {(True, True)}
+
+
+async def test_a_requester_cannot_churn_prompts(gateway: LiveGateway) -> None:
+    """So many challenges per chat address an hour, whatever they name: then codes only."""
+    from gateway.pipeline.holding import OFFERS_PER_REQUESTER
+
+    for _ in range(OFFERS_PER_REQUESTER):
+        visitor = await held_for_approval(gateway, "Please transfer nobody-holds-this.pl away")
+        await visitor.close()
+    visitor = await ChatClient(gateway.url).connect()
+    try:
+        await visitor.say(TRANSFER)
+        await visitor.wait_for(lambda: visitor.status["stage"] == "authenticate")
+        assert "approval" not in visitor.status
+        assert await listed(gateway) == []
+    finally:
+        await visitor.close()
+
+
+async def test_half_a_utf16_pair_is_taken_not_failed(gateway: LiveGateway) -> None:
+    visitor = await ChatClient(gateway.url).connect()
+    try:
+        ack = await visitor.say("hello \ud800 there")
+        assert isinstance(ack.get("id"), int), ack
+    finally:
+        await visitor.close()
 
 
 async def test_a_code_still_verifies_and_closes_the_challenge(

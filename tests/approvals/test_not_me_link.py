@@ -100,7 +100,10 @@ async def test_a_forged_or_lapsed_link_stops_nothing(
 ) -> None:
     ticket, link = await verified_with_notice(gateway, clock)
     forged = link[:-4] + ("0000" if not link.endswith("0000") else "1111")
-    for wrong in (forged, link.replace(ticket, "T-AAAAAA"), gateway.url + "/not-me/garbage"):
+    ticket_part, account, rest = link.rsplit("/", 1)[1].split(".", 2)
+    respelled = link.replace(f"{ticket_part}.{account}.", f"{ticket_part}.0{account}.")
+    wrongs = (forged, link.replace(ticket, "T-AAAAAA"), gateway.url + "/not-me/garbage", respelled)
+    for wrong in wrongs:
         assert (await fetch("POST", wrong))[0] == 404
         assert (await fetch("GET", wrong))[0] == 404
     # A cross-site form post is refused even with the right link.
