@@ -130,8 +130,10 @@ async def measure_turns(
         async with core.sessions.begin() as session:
             await upsert_accounts(session, core.keys.identifier, records, core.clock)
         held: list[tuple[str, str, str]] = []  # conversation, login, secret
-        for record in records:
-            opened = await core.pipeline.open_conversation(Channel.CHAT, "127.0.0.1", "en")
+        for n, record in enumerate(records):
+            # A client each (one address opens only so many challenges an hour).
+            address = f"10.{n // 250}.{n % 250}.1"
+            opened = await core.pipeline.open_conversation(Channel.CHAT, address, "en")
             conversation = opened.status.conversation
             text = f"Please transfer {record.services[0]} to another registrar"
             await core.pipeline.handle(Inbound(Channel.CHAT, conversation, text))
