@@ -148,6 +148,8 @@ def gateway(workdir: Path, process_mail: bool = True) -> Iterator[Server]:
         f"[http]\nport = {http_port}\n[metrics]\nport = {metrics_port}\n"
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\naddresses = ["{SUPPORT}"]\n'
         f'hostname = "mx.bench.example.net"\nprocess_mail = {str(process_mail).lower()}\n'
+        # The load client sends as one address: the sender limit would be all it measured.
+        'sender_rate = ""\n'
         f'[outbound]\nsmtp = "maildir:{workdir / "outbox"}"\nsender = "{SUPPORT}"\n'
     )
     command = [*gateway_command(), "--config", str(config)]

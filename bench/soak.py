@@ -365,7 +365,7 @@ async def soak(args: argparse.Namespace, workdir: Path, database: str) -> None:
     shared = cluster_settings(
         database,
         outbound={"smtp": f"127.0.0.1:{sink.port}", "sender": SUPPORT},
-        smtp={"addresses": [SUPPORT], "auto_replies_per_hour": 100000},
+        smtp={"addresses": [SUPPORT], "auto_replies_per_hour": 100000, "sender_rate": ""},
         staff={"mailbox": STAFF},
         panel={"api_key": PANEL_KEY},
         chat={"rate_limit": "1000/10s"},

@@ -9,7 +9,6 @@ from typing import Any
 
 import socketio
 
-from chat.limits import RateLimiter
 from chat.wire import message_json, status_json
 from gateway.credentials import Credentials
 from gateway.logs import fields
@@ -17,6 +16,7 @@ from gateway.metrics import Metrics
 from gateway.pipeline.conversations import Pipeline, UnknownConversation
 from gateway.pipeline.model import Author, ChatMessage, Inbound, Status
 from gateway.process.client_address import ClientAddress
+from gateway.rates import RateLimiter
 from policies import Channel
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,12 @@ import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
-from chat.limits import RateLimiter, parse_rate
 from chat.namespace import ChatNamespace
 from gateway.config import Settings
 from gateway.pipeline.conversations import Pipeline
 from gateway.process.client_address import ClientAddress
 from gateway.process.keys import CORE
+from gateway.rates import RateLimiter, parse_rate
 from gateway.storage.redis_client import redis_pool
 
 MAX_PACKET_BYTES = 64 * 1024

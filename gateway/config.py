@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from gateway.rates import RateSyntaxError, parse_rate
+
 DEFAULT_CONFIG_FILE = Path("gateway.toml")
 ENV_PREFIX = "GATEWAY_"
 
@@ -82,9 +84,27 @@ class SmtpSettings:
     verify_dkim: bool = False  # check DKIM ourselves when no trusted MTA is in front
     process_mail: bool = True  # false: accept and spool only (another node processes)
     auto_replies_per_hour: int = 10  # per sender: a loop or a flood stays small, a dialogue fits
+    # Intake limits (mail/intake.py), per node: mails one envelope sender, and one connecting
+    # address, may hand over (empty: no limit; behind the provider's own MTA every mail comes
+    # from it, so the address limit is off by default), and accepted mail waiting to be read.
+    sender_rate: str = "30/1m"
+    peer_rate: str = ""
+    max_backlog: int = 20000
 
     def __post_init__(self) -> None:
         _check_networks("smtp.proxy_protocol_from", self.proxy_protocol_from)
+        for key in ("sender_rate", "peer_rate"):
+            rate = getattr(self, key)
+            if rate:
+                try:
+                    parse_rate(rate, f"smtp.{key}")
+                except RateSyntaxError as exc:
+                    raise ConfigError(str(exc)) from None
+        if self.max_backlog < 0:
+            raise ConfigError(
+                f"config key 'smtp.max_backlog': expected 0 (no limit) or more, "
+                f"got {self.max_backlog}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

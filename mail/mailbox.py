@@ -1,7 +1,8 @@
-"""The support mailbox's SMTP hooks (aiosmtpd finds them by name: handle_RCPT, handle_DATA,
-handle_PROXY, handle_exception). It accepts only our addresses, stores before it says 250,
-and answers every failure with a temporary 451 that says nothing about the cause, so the
-sending server retries instead of bouncing the client's mail."""
+"""The support mailbox's SMTP hooks (aiosmtpd finds them by name: handle_MAIL, handle_RCPT,
+handle_DATA, handle_PROXY, handle_exception). It holds a flood back at MAIL FROM, accepts only
+our addresses, stores before it says 250, and answers every failure with a temporary 451 that
+says nothing about the cause, so the sending server retries instead of bouncing the client's
+mail."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiosmtpd.smtp import Envelope, Session
 
 from gateway.lifecycle import InFlight
 from gateway.metrics import Metrics
+from mail.intake import Intake
 from mail.parse import NotMail, check_is_mail
 from mail.spool import Spool
 
@@ -29,12 +31,31 @@ class SupportMailbox:
         spool: Spool,
         metrics: Metrics,
         proxy_from: Sequence[str] = (),
+        intake: Intake | None = None,
     ) -> None:
+        self._intake = intake
         self._addresses = frozenset(address.strip().lower() for address in addresses)
         self._spool = spool
         self._metrics = metrics
         self._proxy_from = tuple(ipaddress.ip_network(net, strict=False) for net in proxy_from)
         self.storing = InFlight()  # shutdown waits for these before closing the spool
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd finds hooks by this exact name
+        self,
+        server: Any,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """A flood waits here, before a byte of it is taken (mail/intake.py)."""
+        if self._intake is not None:
+            refusal = self._intake.refusal(_peer_address(session), address or "")
+            if refusal is not None:
+                return self._answer(refusal)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd finds hooks by this exact name
         self,

@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.lifecycle import wind_down
 from gateway.process.draining import STOP_ACCEPTING
 from gateway.process.keys import CORE
+from mail.intake import Intake
 from mail.listener import start_listener
 from mail.mailbox import SupportMailbox
 from mail.processor import MailProcessor
@@ -29,7 +30,11 @@ async def mail_context(app: web.Application) -> AsyncIterator[None]:
     settings = core.settings
     spool = await Spool.open(core.engine, settings.database.url, core.clock)
     mailbox = SupportMailbox(
-        settings.smtp.addresses, spool, core.metrics, settings.smtp.proxy_protocol_from
+        settings.smtp.addresses,
+        spool,
+        core.metrics,
+        settings.smtp.proxy_protocol_from,
+        Intake(settings.smtp, lambda: spool.pending),
     )
     server = await start_listener(settings.smtp, mailbox)
     app[SPOOL] = spool

@@ -1,6 +1,6 @@
 import pytest
 
-from chat.limits import Rate, RateLimiter, RateSyntaxError, parse_rate
+from gateway.rates import Rate, RateLimiter, RateSyntaxError, parse_rate
 
 
 def test_parse_rate() -> None:

@@ -1,4 +1,5 @@
-"""Per-conversation message rate limits ("20/10s"): a flood is refused, never queued."""
+"""Rate limits ("20/10s"): a chat conversation's messages, a mail sender's messages. A flood
+is refused, never queued."""
 
 from __future__ import annotations
 
@@ -20,13 +21,12 @@ class Rate:
     seconds: float
 
 
-def parse_rate(text: str) -> Rate:
-    """`"20/10s"` → 20 per 10 seconds; also `"100/1m"`, `"5/1h"`."""
+def parse_rate(text: str, key: str = "chat.rate_limit") -> Rate:
+    """`"20/10s"` → 20 per 10 seconds; also `"100/1m"`, `"5/1h"`. `key`: the config key it
+    came from, for the error."""
     match = _RATE.fullmatch(text)
     if match is None or int(match[1]) < 1 or int(match[2]) < 1:
-        raise RateSyntaxError(
-            f"config key 'chat.rate_limit': expected like \"20/10s\", got {text!r}"
-        )
+        raise RateSyntaxError(f'config key {key!r}: expected like "20/10s", got {text!r}')
     return Rate(int(match[1]), int(match[2]) * _UNIT[match[3] or "s"])
 
 
