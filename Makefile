@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/recognize.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/backlog.py
 	$(BIN)/python bench/cluster.py
 
 # Ten minutes on two nodes (PostgreSQL and Redis on this machine), one of them killed midway.

@@ -104,7 +104,9 @@ async def closed_loop(
         n += 1
         started = time.perf_counter()
         try:
-            ack = await visitor.call({"text": f"Thanks, one more question about my invoices, {n}"})
+            # More words for staff, asking for nothing (the recogniser rightly holds "a question
+            # about my invoices" as a request for one): the common turn, a note.
+            ack = await visitor.call({"text": f"Thanks, I will wait for your answer ({n})"})
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors.append(repr(exc))
             continue

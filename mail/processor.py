@@ -22,7 +22,7 @@ from gateway.own_words import without_ours
 from gateway.pipeline.client_mail import ClientMail
 from gateway.pipeline.conversations import AfterCommit, Pipeline
 from gateway.pipeline.model import Inbound, Outcome, Stage
-from gateway.storage.engine import writer_turn
+from gateway.storage.engine import interactive_waiting, writer_turn
 from gateway.storage.models import AutoReply, Conversation, InboundMail, SpooledMail
 from mail import threads
 from mail.auto_reply import is_automatic, under_rate_limit
@@ -153,8 +153,10 @@ class MailProcessor:
         finished: list[int] = []
         failed: list[tuple[Waiting, Exception]] = []
         turns: list[tuple[Outcome, AfterCommit]] = []
-        async with writer_turn(self._engine), self._sessions.begin() as session:
+        async with writer_turn(self._engine, background=True), self._sessions.begin() as session:
             for item in batch:
+                if finished and interactive_waiting(self._engine):
+                    break  # a chat turn waits: commit these, the rest come next pass
                 mail = item.mail
                 try:
                     async with session.begin_nested():
@@ -181,7 +183,10 @@ class MailProcessor:
         of its content (nothing of it was classified); the original stays for the audit export
         and `gateway mail failed` lists it. Exactly once, like any mail."""
         try:
-            async with writer_turn(self._engine), self._sessions.begin() as session:
+            async with (
+                writer_turn(self._engine, background=True),
+                self._sessions.begin() as session,
+            ):
                 if self._spool.shared and not await self._claim(session, mail):
                     return []
                 if await session.scalar(

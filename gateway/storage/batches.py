@@ -52,7 +52,7 @@ async def _transaction(engine: AsyncEngine, dry_run: bool) -> AsyncIterator[Asyn
         async with engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
         return
-    async with writer_turn(engine), engine.begin() as connection:
+    async with writer_turn(engine, background=True), engine.begin() as connection:
         yield connection
 
 

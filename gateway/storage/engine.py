@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import weakref
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +12,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+from gateway.storage.writer_turns import WriterTurns
 
 SQLITE_BUSY_TIMEOUT_MS = 15000
 # SQLite's own page cache, per connection (its default is 2 MiB). The kernel's page cache holds
@@ -63,24 +64,39 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurns] = weakref.WeakKeyDictionary()
 
 
-def writer_turn(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
-    """Wait here, in arrival order, for this process's turn to write to SQLite.
+def writer_turn(engine: AsyncEngine, background: bool = False) -> AbstractAsyncContextManager[Any]:
+    """Wait here for this process's turn to write to SQLite (gateway/storage/writer_turns.py).
 
     SQLite has one writer at a time, and its busy handler makes the others sleep and retry, so
     a writer that commits and begins again at once (the mail processor, a burst of chat turns)
     starves the rest: spool commits, and with them SMTP answers, waited seconds. Queueing in
-    the process first keeps every writer's wait to the transactions ahead of it. PostgreSQL
+    the process first keeps every writer's wait to the transactions ahead of it, and the
+    `background` writers (mail processing, the outbox) go after the interactive ones. PostgreSQL
     locks rows, not the database: no turn is needed there.
     """
-    if engine.dialect.name != "sqlite":
+    turns = _turns(engine)
+    if turns is None:
         return contextlib.nullcontext()
-    turn = _WRITER_TURNS.get(engine.sync_engine)
-    if turn is None:
-        turn = _WRITER_TURNS[engine.sync_engine] = asyncio.Lock()
-    return turn
+    return turns.background if background else turns.interactive
+
+
+def interactive_waiting(engine: AsyncEngine) -> bool:
+    """Whether a chat turn or another interactive writer waits for SQLite's writer: a
+    background batch then commits what it has and lets it go first."""
+    turns = _turns(engine)
+    return turns is not None and turns.interactive_waiting
+
+
+def _turns(engine: AsyncEngine) -> WriterTurns | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    turns = _WRITER_TURNS.get(engine.sync_engine)
+    if turns is None:
+        turns = _WRITER_TURNS[engine.sync_engine] = WriterTurns()
+    return turns
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -136,7 +136,7 @@ async def outbox_context(app: web.Application) -> AsyncIterator[None]:
             core.clock,
             mail_transport(settings.outbound.smtp),
             webhook,
-            writer_turn(core.engine),
+            writer_turn(core.engine, background=True),
             metrics=core.metrics,
         )
         stopping = asyncio.Event()
