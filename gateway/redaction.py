@@ -83,8 +83,18 @@ _AS_DIGITS = str.maketrans({"O": "0", "o": "0", "О": "0", "о": "0", "l": "1", 
 _DIGIT_DRESSING = re.compile("(?<=\\d)[\ufe0f\u20e3]+")
 
 
+# A ticket ("T-ZIQ3I0") is ours and stands as it is: its letters are letters.
+_TICKET_OR_LOOK_ALIKE = re.compile(
+    rf"(?P<ticket>(?<![\w-])T-[A-Z0-9]{{6}}(?![\w-]))|{LOOK_ALIKE_NUMBER.pattern}"
+)
+
+
 def as_digits(match: re.Match[str]) -> str:
     return match.group().translate(_AS_DIGITS)
+
+
+def _as_digits_but_tickets(match: re.Match[str]) -> str:
+    return match.group() if match["ticket"] else as_digits(match)
 
 
 def _mask_code(match: re.Match[str]) -> str:
@@ -125,7 +135,7 @@ def redact(text: str, *, expecting_code: bool = False) -> str:
     asked for a code, so no piece of one may stand (see _ANY_DIGITS)."""
     if not text.isascii():
         text = _DIGIT_DRESSING.sub("", without_invisible(text).translate(_SHOWN_DIGITS))
-    text = LOOK_ALIKE_NUMBER.sub(as_digits, text)
+    text = _TICKET_OR_LOOK_ALIKE.sub(_as_digits_but_tickets, text)
     masked = _mask_split_codes(_mask_numbers(_CODE_RE.sub(_mask_code, text)))
     masked = _SPELLED_CODE.sub(CODE_PLACEHOLDER, masked)
     return _ANY_DIGITS.sub(_mask_piece, masked) if expecting_code else masked

@@ -45,10 +45,12 @@ class Intake:
 
 
 def sender_key(sender: str, peer: str) -> str:
-    """The envelope sender, case-folded; a bounce (the null sender) counts by where it came
-    from, so one server's bounce storm does not use up every other server's bounces."""
-    address = sender.strip().lower()
-    return address if address else f"<>@{peer}"
+    """The envelope sender, case-folded, as one connecting address hands it over: anyone can
+    write a client's address in MAIL FROM, and a forger flooding as jan@example.com from their
+    own server must not make jan's own server wait (behind the provider's MTA, the peer is the
+    MTA for everyone, and this is the sender alone). A bounce (the null sender) counts the same
+    way, so one server's bounce storm does not use up every other server's bounces."""
+    return f"{sender.strip().lower() or '<>'}|{peer}"
 
 
 def _limiter(rate: str, key: str) -> RateLimiter | None:

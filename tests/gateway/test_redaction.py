@@ -328,3 +328,13 @@ def test_no_piece_of_a_code_survives_while_one_is_expected(
 ) -> None:
     masked = redact(f"{before} {code} {after}", expecting_code=True)
     assert not any(piece in masked for piece in (code[:3], code[-3:]) if piece.isdigit())
+
+
+def test_a_ticket_stands_as_it_is_whatever_letters_it_has() -> None:
+    """Letters that pass for digits in a number are letters in a ticket: one in forty bot
+    replies named a ticket that did not exist ("T-ZIQ3I0" shown as "T-ZIQ310")."""
+    for ticket in ("T-ZIQ3I0", "T-H98I0S", "T-KNG3O1", "T-CV4O8I", "T-OOOOOO", "T-1I1I1I"):
+        assert redact(f"Request {ticket} has been withdrawn") == (
+            f"Request {ticket} has been withdrawn"
+        )
+    assert "44O514O1359" not in redact("PESEL 44O514O1359, ticket T-ZIQ3I0")

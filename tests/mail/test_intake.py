@@ -48,9 +48,16 @@ async def test_one_sender_flooding_waits_and_nobody_else_does(
     await mail_gateway.wait_for(lambda _: len(mail_gateway.to("jan@example.com")) == 1)
 
 
-def test_bounces_count_by_where_they_come_from() -> None:
+def test_a_sender_counts_by_where_it_comes_from() -> None:
+    """A forger flooding as jan@example.com from their own server does not make jan's own
+    server wait; bounces count by their server too."""
     assert sender_key("", "192.0.2.1") != sender_key("", "192.0.2.2")
-    assert sender_key(" Jan@Example.com ", "192.0.2.1") == "jan@example.com"
+    assert sender_key("jan@example.com", "203.0.113.9") != sender_key(
+        "jan@example.com", "192.0.2.1"
+    )
+    assert sender_key(" Jan@Example.com ", "192.0.2.1") == sender_key(
+        "jan@example.com", "192.0.2.1"
+    )
 
 
 def test_a_full_backlog_makes_everyone_wait_and_a_rate_refills() -> None:
