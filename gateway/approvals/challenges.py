@@ -10,7 +10,7 @@ partial index backs it), so nobody can bomb a client with prompts.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,7 +33,8 @@ class ChallengeStatus(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     VOID = "void"  # three wrong numbers
-    REPLACED = "replaced"  # a newer one for the same account or the same request
+    REPLACED = "replaced"  # a newer one for the same request (its words changed), or expired
+    CONTESTED = "contested"  # two requests for one account at once: neither is approvable
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +53,8 @@ class Challenges:
         self._ttl = timedelta(seconds=settings.ttl_seconds)
         self._clock = clock
 
-    def new_number(self, unlike: Collection[str] = ()) -> str:
-        """A random number, unlike those it replaces: a number shown for a replaced request
-        must never approve the one that replaced it."""
-        space = 10**self._digits
-        for _ in range(32):
-            number = f"{secrets.randbelow(space):0{self._digits}d}"
-            if number not in unlike:
-                return number
-        return number
+    def new_number(self) -> str:
+        return f"{secrets.randbelow(10**self._digits):0{self._digits}d}"
 
     async def open(
         self,
@@ -69,37 +63,57 @@ class Challenges:
         offers: Sequence[tuple[int | None, str]],
     ) -> tuple[ApprovalPrompt, list[ApprovalChallenge]]:
         """A new challenge for the request, offered to each (account, description) given; an
-        offer with no account is the stand-in for a request no account holds. Older pending
-        ones of the request and of those accounts are replaced. The same statements run
-        whether or not any account holds the request.
+        offer with no account is the stand-in for a request no account holds. The request's
+        own older one is replaced (its words changed). The same statements run whether or not
+        any account holds the request.
 
-        The requester whose number is replaced is not told: what one conversation shows must
-        not depend on what another names, or two conversations would tell anyone which
-        services, people and companies are one client's. Their number simply approves
-        nothing now (`shown`), and the holder, in the panel, sees the newer request."""
+        Two requesters at once for one account (a live challenge of another request there):
+        neither can be approved (both `contested`) until they have expired; codes still
+        verify. A newer request never takes over an older one's place in the panel, where the
+        holder could type the number they were shown into a stranger's card, and what each
+        requester sees stays the same, a number of its own, so no conversation tells what
+        another one named. Numbers are drawn at random, never chosen against others."""
         now = self._clock.now()
         expires_at = now + self._ttl
         accounts = [account for account, _ in offers if account is not None]
         # Serialise with any other node opening one for the same account (PostgreSQL).
         await session.execute(select(Account.id).where(Account.id.in_(accounts)).with_for_update())
-        recent = await session.scalars(
-            select(ApprovalChallenge.number).where(
-                ApprovalChallenge.account_id.in_(accounts),
-                ApprovalChallenge.expires_at > now,
-                ApprovalChallenge.status.in_((ChallengeStatus.PENDING, ChallengeStatus.REPLACED)),
+        live = (ChallengeStatus.PENDING, ChallengeStatus.CONTESTED)
+        rivals = set(
+            await session.scalars(
+                select(ApprovalChallenge.account_id).where(
+                    ApprovalChallenge.account_id.in_(accounts),
+                    ApprovalChallenge.request_id != request.id,
+                    ApprovalChallenge.status.in_(live),
+                    ApprovalChallenge.expires_at > now,
+                )
             )
         )
-        number = self.new_number(unlike=set(recent))
+        # The request's own older ones go; so does any expired one still marked pending.
         await session.execute(
             update(ApprovalChallenge)
             .where(
-                ApprovalChallenge.status == ChallengeStatus.PENDING,
+                ApprovalChallenge.status.in_(live),
                 (ApprovalChallenge.request_id == request.id)
-                | ApprovalChallenge.account_id.in_(accounts),
+                | (
+                    ApprovalChallenge.account_id.in_(accounts)
+                    & (ApprovalChallenge.expires_at <= now)
+                ),
             )
             .values(status=ChallengeStatus.REPLACED, decided_at=now)
             .execution_options(synchronize_session=False)
         )
+        # Another request's live one on the same account: both are contested.
+        await session.execute(
+            update(ApprovalChallenge)
+            .where(
+                ApprovalChallenge.status == ChallengeStatus.PENDING,
+                ApprovalChallenge.account_id.in_(rivals),
+            )
+            .values(status=ChallengeStatus.CONTESTED)
+            .execution_options(synchronize_session=False)
+        )
+        number = self.new_number()
         opened = []
         for account, description in offers[:MAX_HOLDERS]:
             opened.append(
@@ -109,7 +123,9 @@ class Challenges:
                     account_id=account,
                     number=number,
                     description_sha256=sha256_hex(description),
-                    status=ChallengeStatus.PENDING,
+                    status=ChallengeStatus.CONTESTED
+                    if account in rivals
+                    else ChallengeStatus.PENDING,
                     attempts=0,
                     created_at=now,
                     expires_at=expires_at,
@@ -137,9 +153,8 @@ class Challenges:
         )
 
     async def shown(self, session: AsyncSession, request_id: int) -> ApprovalChallenge | None:
-        """What the request's requester goes on seeing: its live challenge, or the one a newer
-        request for the same account replaced, until it would have expired (it approves
-        nothing)."""
+        """What the request's requester sees: its live challenge, approvable or contested (the
+        same either way: what one conversation shows must not tell what another named)."""
         latest = await session.scalar(
             select(ApprovalChallenge)
             .where(
@@ -149,21 +164,8 @@ class Challenges:
             .order_by(ApprovalChallenge.id.desc())
             .limit(1)
         )
-        live = (ChallengeStatus.PENDING, ChallengeStatus.REPLACED)
+        live = (ChallengeStatus.PENDING, ChallengeStatus.CONTESTED)
         return latest if latest is not None and latest.status in live else None
-
-    async def replaced_number(self, session: AsyncSession, account_id: int, number: str) -> bool:
-        """Whether the number is one this account's requesters were shown for a challenge a
-        newer one replaced: the holder typed the number of the other request."""
-        found = await session.scalar(
-            select(ApprovalChallenge.id).where(
-                ApprovalChallenge.account_id == account_id,
-                ApprovalChallenge.status == ChallengeStatus.REPLACED,
-                ApprovalChallenge.expires_at > self._clock.now(),
-                ApprovalChallenge.number == number,
-            )
-        )
-        return found is not None
 
     async def opened_by(self, session: AsyncSession, client: str, since: datetime) -> int:
         """Challenges opened for requests of conversations with this requester since then."""

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.approvals.challenges import Challenges
+from gateway.approvals.challenges import Challenges, ChallengeStatus
 from gateway.outbox.queue import Outbox
 from gateway.pipeline import store
 from gateway.pipeline.model import ApprovalPrompt
@@ -77,7 +77,8 @@ class ApprovalOffers:
         ] or [(None, self.describe(request, language))]
         prompt, opened = await self.challenges.open(session, request, offers)
         for challenge, (account_id, description) in zip(opened, offers, strict=False):
-            if account_id is not None and self._webhook_url:
+            live = challenge.status == ChallengeStatus.PENDING  # not one that is contested
+            if account_id is not None and self._webhook_url and live:
                 login = accounts[account_id].login
                 self._tell_panel(session, request, challenge, login, description)
         return prompt

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 
-from gateway.approvals.challenges import MAX_WRONG_NUMBERS, ChallengeStatus
+from gateway.approvals.challenges import ChallengeStatus
 from gateway.approvals.offers import ApprovalOffers
 from gateway.audit.chain import sha256_hex
 from gateway.clock import Clock
@@ -105,19 +105,8 @@ class PanelDecisions:
         if not live:
             turn.panel = PanelAnswer(PanelOutcome.EXPIRED)
             return
-        given = number.strip()
-        right = hmac.compare_digest(given.encode(), challenge.number.encode())
+        right = hmac.compare_digest(number.strip().encode(), challenge.number.encode())
         locked = account.locked_until is not None and account.locked_until > now
-        if (
-            not right
-            and not locked
-            and await self._challenges.replaced_number(session, account.id, given)
-        ):
-            # The number another request of theirs was shown, before this newer one replaced
-            # it: not a guess, and never this request's number. Not counted; the panel says so.
-            left = max(0, MAX_WRONG_NUMBERS - challenge.attempts)
-            turn.panel = PanelAnswer(PanelOutcome.REPLACED_NUMBER, left)
-            return
         if not right or locked:  # a locked account's right number is a wrong one
             await self._wrong_number(turn, challenge, request, account, locked)
             return

@@ -201,8 +201,6 @@ class PanelOutcome(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     WRONG_NUMBER = "wrong_number"
-    # The number of another request for the account, which this newer one replaced.
-    REPLACED_NUMBER = "replaced_number"
     EXPIRED = "expired"  # past its time, replaced by a newer one, voided, or already decided
     NOT_FOUND = "not_found"  # no such challenge for this login
 

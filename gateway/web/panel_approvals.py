@@ -28,7 +28,6 @@ HTTP_STATUS = {
     PanelOutcome.APPROVED: 200,
     PanelOutcome.DENIED: 200,
     PanelOutcome.WRONG_NUMBER: 409,
-    PanelOutcome.REPLACED_NUMBER: 409,
     PanelOutcome.EXPIRED: 410,
     PanelOutcome.NOT_FOUND: 404,
 }
@@ -117,16 +116,4 @@ async def decision(
     shown: dict[str, Any] = {"status": answer.outcome.value}
     if answer.outcome is PanelOutcome.WRONG_NUMBER:
         shown["attempts_left"] = answer.attempts_left
-    if answer.outcome is PanelOutcome.REPLACED_NUMBER:
-        # A wrong number for this request, not counted: it is the number another request for
-        # the account was shown, which this newer one replaced. The holder should look twice.
-        shown = {
-            "status": PanelOutcome.WRONG_NUMBER.value,
-            "attempts_left": answer.attempts_left,
-            "replaced_request": True,
-            "hint": (
-                "that number was shown for another request on this account, made elsewhere "
-                "and replaced by this newer one: if you did not ask for this request, deny it"
-            ),
-        }
     return HTTP_STATUS[answer.outcome], shown

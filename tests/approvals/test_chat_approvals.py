@@ -173,34 +173,43 @@ async def test_deny_cancels_locks_and_tells_staff_and_the_contact(gateway: LiveG
     assert outcome.error is not None and outcome.record is None
 
 
-async def test_a_second_challenge_replaces_the_first(gateway: LiveGateway) -> None:
+async def test_two_requesters_at_once_for_one_account_can_approve_neither(
+    gateway: LiveGateway,
+) -> None:
+    """helper-17: a newer request that took the older one's place in the panel let a holder
+    type the number they were shown into a stranger's identical card, and numbers drawn
+    unlike the others told which names were one client's. Now two requests for one account
+    at once are both contested: listed for nobody, approved by no number, until they expire;
+    each requester still sees a number of its own, and codes still verify."""
+    from gateway.approvals.challenges import ChallengeStatus
+    from gateway.codes.totp import totp_for
+    from gateway.storage.models import ApprovalChallenge
+    from tests.gateway.conftest import JAN_SECRET
+
     first = await held_for_approval(gateway)
     second = await held_for_approval(gateway, "please delete my server vps-1234")
     try:
-        [offer] = await listed(gateway)
-        assert offer["ticket"] == second.status["ticket"]
-        from gateway.approvals.challenges import ChallengeStatus
-        from gateway.storage.models import ApprovalChallenge
-
+        assert "approval" in first.status and "approval" in second.status
+        assert await listed(gateway) == []
         async with gateway.core.sessions() as session:
-            rows = (await session.scalars(select(ApprovalChallenge))).all()
-        [replaced] = [r for r in rows if r.status == ChallengeStatus.REPLACED]
-        old_number = replaced.number
-        # A number shown for the replaced request never approves the newer one.
-        assert second.status["approval"]["number"] != old_number
-        status, _ = await approve(gateway.url, replaced.public_id, "jan.kowalski", old_number)
-        assert status == 410
-        # The holder typing the first request's number on the newer one is told, not counted.
-        status, body = await approve(gateway.url, offer["id"], "jan.kowalski", old_number)
-        assert (status, body["status"], body["attempts_left"]) == (409, "wrong_number", 3)
-        assert body["replaced_request"] is True
+            query = select(ApprovalChallenge).order_by(ApprovalChallenge.id)
+            rows = (await session.scalars(query)).all()
+        assert {row.status for row in rows} == {ChallengeStatus.CONTESTED}
+        for row in rows:
+            for number in {row.number, first.status["approval"]["number"]}:
+                status, _ = await approve(gateway.url, row.public_id, "jan.kowalski", number)
+                assert status == 410
         async with gateway.core.sessions() as session:
             jan = await session.scalar(select(Account).where(Account.login == "jan.kowalski"))
             assert jan is not None and jan.failed_attempts == 0
+        # The holder may still say "not me" to either, and a code still verifies the other.
+        assert (await deny(gateway.url, rows[1].public_id, "jan.kowalski"))[0] == 200
+        await second.wait_for(lambda: second.status["stage"] == "locked")
+        code = totp_for(JAN_SECRET).at(gateway.core.clock.now())
+        assert await first.credentials("jan.kowalski", code) == {"ok": True}
     finally:
         await first.close()
         await second.close()
-    assert await staff_deliveries(gateway) == []
 
 
 async def resumed_status(gateway: LiveGateway, status: dict) -> dict:  # type: ignore[type-arg]
