@@ -136,21 +136,10 @@ class Challenges:
         return ApprovalPrompt(number, expires_at), opened
 
     async def opened_for(self, session: AsyncSession, request_id: int) -> int:
-        query = select(ApprovalChallenge.id).where(ApprovalChallenge.request_id == request_id)
-        return len(list(await session.scalars(query)))
-
-    async def pending(self, session: AsyncSession, request_id: int) -> ApprovalChallenge | None:
-        """The request's live challenge (any one of its rows: they share the number)."""
-        return await session.scalar(
-            select(ApprovalChallenge)
-            .where(
-                ApprovalChallenge.request_id == request_id,
-                ApprovalChallenge.status == ChallengeStatus.PENDING,
-                ApprovalChallenge.expires_at > self._clock.now(),
-            )
-            .order_by(ApprovalChallenge.id)
-            .limit(1)
+        query = select(func.count(ApprovalChallenge.id)).where(
+            ApprovalChallenge.request_id == request_id
         )
+        return int(await session.scalar(query) or 0)
 
     async def shown(self, session: AsyncSession, request_id: int) -> ApprovalChallenge | None:
         """What the request's requester sees: its live challenge, approvable or contested (the
@@ -289,7 +278,3 @@ class Challenges:
                 .execution_options(synchronize_session=False)
             )
         return max(0, MAX_WRONG_NUMBERS - used)
-
-
-def is_live(challenge: ApprovalChallenge, now: datetime) -> bool:
-    return challenge.status == ChallengeStatus.PENDING and challenge.expires_at > now

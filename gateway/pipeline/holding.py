@@ -185,8 +185,8 @@ class Holds:
         (codes still verify), nor when stage 1 was skipped."""
         challenges, session = self._offers.challenges, turn.session
         if not renew:
-            # Live, or replaced by a newer request for the account: the same number either way
-            # (what this conversation shows must not tell what another one named).
+            # Live, approvable or contested by another request for the account: the same
+            # number either way (what this conversation shows must not tell what another named).
             shown = await challenges.shown(session, request.id)
             if shown is not None:
                 return ApprovalPrompt(shown.number, shown.expires_at)
